@@ -1,0 +1,111 @@
+"""Declared hyperparameters: ``Param`` class attributes validated once, at construction.
+
+A regularizer or task declares its hyperparameters as class attributes::
+
+    mu = Param(1.0, "repulsion strength", check=lambda v: v > 0.5, rule="> 1/2")
+
+and ``Configurable.__init__(**values)`` fills defaults, coerces strings from the CLI to the
+default's type, rejects unknown names (suggesting the closest) and out-of-range values.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any, Callable
+
+from .errors import RegbenchError
+
+
+class Param:
+    """One hyperparameter: default value (its type is the parameter's type), doc, range check."""
+
+    def __init__(self, default: Any, doc: str = "", check: Callable[[Any], bool] | None = None,
+                 rule: str = "", choices: tuple | None = None):
+        self.default = default
+        self.doc = doc
+        self.check = check
+        self.rule = rule
+        self.choices = choices
+        self.name = ""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return obj.hparams[self.name]
+
+    def coerce(self, value: Any, owner: str) -> Any:
+        """Convert ``value`` (possibly a CLI string) to this parameter's type and check its range."""
+        kind = type(self.default)
+        try:
+            if kind is bool and isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                value = value.lower() in ("true", "1", "yes")
+            elif kind is int and not isinstance(value, bool):
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError(value)
+                value = int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+            elif kind is float:
+                value = float(value)
+            elif kind is str:
+                value = str(value)
+        except (TypeError, ValueError):
+            raise RegbenchError(
+                f"{owner}: hyperparameter {self.name}={value!r} is not a valid {kind.__name__}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RegbenchError(f"{owner}: hyperparameter {self.name}={value} must be finite")
+        if self.choices is not None and value not in self.choices:
+            raise RegbenchError(f"{owner}: hyperparameter {self.name}={value!r} must be one of "
+                                f"{', '.join(map(str, self.choices))}")
+        if self.check is not None and not self.check(value):
+            raise RegbenchError(f"{owner}: hyperparameter {self.name}={value!r} is out of range "
+                                f"(needs {self.rule or 'a valid value'}; {self.doc})")
+        return value
+
+
+class Configurable:
+    """Base of regularizers and tasks: holds validated hyperparameters in ``self.hparams``."""
+
+    kind = "component"  # "regularizer" or "task", used in messages
+    registered_name = ""
+
+    @classmethod
+    def params(cls) -> dict[str, Param]:
+        """All declared hyperparameters, in declaration order, base classes first."""
+        found: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Param):
+                    found[name] = value
+        return found
+
+    @classmethod
+    def resolve(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Defaults filled in, every value coerced and checked; unknown names rejected."""
+        declared = cls.params()
+        owner = f"{cls.kind} '{cls.registered_name or cls.__name__}'"
+        for name in values:
+            if name not in declared:
+                raise RegbenchError(unknown_name_message(f"hyperparameter of {owner}", name, declared))
+        resolved = {name: p.coerce(values.get(name, p.default), owner) for name, p in declared.items()}
+        cls.check_params(resolved)
+        return resolved
+
+    @classmethod
+    def check_params(cls, hparams: dict[str, Any]) -> None:
+        """Hook for checks that involve several hyperparameters; raise ``RegbenchError``."""
+
+    def __init__(self, **values: Any):
+        super().__init__()
+        self.hparams = self.resolve(values)
+
+
+def unknown_name_message(what: str, name: str, available) -> str:
+    """``unknown <what> 'x'; did you mean 'y'? available: a, b, c``."""
+    names = sorted(available)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown {what} '{name}'{hint} available: {', '.join(names) or '(none)'}"

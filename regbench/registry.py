@@ -1,0 +1,102 @@
+"""Name → class registries for regularizers and tasks, with plugin discovery.
+
+Like timm's ``@register_model``: decorate a class with ``@register_regularizer("name")`` or
+``@register_task("name")``. Third-party packages are found through the entry-point groups
+``regbench.regularizers`` and ``regbench.tasks`` (loaded on first lookup) and modules can be
+imported explicitly with ``load_plugin("some.module")`` (the CLI's ``--plugin``).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import sys
+from typing import Any
+
+from .errors import RegbenchError
+from .params import unknown_name_message
+
+
+class Registry:
+    def __init__(self, kind: str, group: str):
+        self.kind = kind
+        self.group = group
+        self._classes: dict[str, type] = {}
+        self._entry_points_loaded = False
+
+    def register(self, name: str):
+        """Class decorator registering ``cls`` under ``name``; a second owner of a name is an error."""
+        def decorator(cls):
+            previous = self._classes.get(name)
+            if previous is not None and _origin(previous) != _origin(cls):
+                raise RegbenchError(f"{self.kind} '{name}' is registered twice: by {_origin(previous)} "
+                                    f"and by {_origin(cls)}")
+            cls.registered_name = name
+            cls.kind = self.kind
+            self._classes[name] = cls
+            return cls
+        return decorator
+
+    def load_entry_points(self) -> None:
+        """Import every module advertised under this registry's entry-point group (once)."""
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in importlib.metadata.entry_points(group=self.group):
+            try:
+                obj = ep.load()
+            except Exception as exc:
+                raise RegbenchError(f"plugin entry point '{ep.name} = {ep.value}' ({self.group}) "
+                                    f"failed to import: {type(exc).__name__}: {exc}") from exc
+            if isinstance(obj, type) and ep.name not in self._classes:
+                self.register(ep.name)(obj)
+
+    def names(self) -> list[str]:
+        self.load_entry_points()
+        return sorted(self._classes)
+
+    def get(self, name: str) -> type:
+        self.load_entry_points()
+        if name not in self._classes:
+            raise RegbenchError(unknown_name_message(self.kind, name, self._classes))
+        return self._classes[name]
+
+    def create(self, name: str, **hparams: Any):
+        return self.get(name)(**hparams)
+
+
+def _origin(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+REGULARIZERS = Registry("regularizer", "regbench.regularizers")
+TASKS = Registry("task", "regbench.tasks")
+register_regularizer = REGULARIZERS.register
+register_task = TASKS.register
+
+
+def create_regularizer(name: str, **hparams: Any):
+    """The regularizer ``name`` with hyperparameters validated (defaults filled in)."""
+    return REGULARIZERS.create(name, **hparams)
+
+
+def create_task(name: str, **hparams: Any):
+    """The task ``name`` with hyperparameters validated (defaults filled in)."""
+    return TASKS.create(name, **hparams)
+
+
+def load_plugin(module: str) -> None:
+    """Import ``module`` (from the current directory too) so that its decorators register."""
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise RegbenchError(f"plugin module '{module}' not found (is it installed or in the "
+                                f"current directory?)") from exc
+        raise RegbenchError(f"plugin module '{module}' failed to import: {exc}") from exc
+    except RegbenchError:
+        raise
+    except Exception as exc:
+        raise RegbenchError(f"plugin module '{module}' failed to import: "
+                            f"{type(exc).__name__}: {exc}") from exc

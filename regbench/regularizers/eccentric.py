@@ -1,0 +1,39 @@
+"""Eccentric regularization (Li & Blair, IJCNN 2022; seed 000 §2, REFERENCE.md §1).
+
+    l = 1/(n(n-1)) Σ_{i≠j} [ (|z_i|² + |z_j|²)/2 − μ M log(1 + |z_i − z_j|²/M) ]
+    M = 2d (1 + 1/(2μ(d−1))) / (2μ − 1),      μ > 1/2
+
+Minimised alone it spreads the codes uniformly on the sphere of radius ≈ √d (Theorem 1); at the
+optimum l ≈ d(1 − 2 log 2) for μ = 1, so the loss is negative. Whether the paper's sum includes i = j
+is unconfirmed; the i = j terms are excluded here, with the n(n−1) normalisation of the formula.
+"""
+import torch
+
+from ..params import Param
+from ..registry import register_regularizer
+from .base import CODES, Regularizer
+from .pairwise import pairwise_sq_dists
+
+
+def eccentric_m(mu: float, d: int) -> float:
+    """The scale M(μ, d) that puts the stationary sphere at radius ≈ √d (seed 000 §2)."""
+    return 2 * d * (1 + 1 / (2 * mu * (d - 1))) / (2 * mu - 1)
+
+
+@register_regularizer("eccentric")
+class Eccentric(Regularizer):
+    """Pairwise repulsion plus attraction to the origin; needs d ≥ 2."""
+
+    targets = (CODES,)
+    mu = Param(1.0, "repulsion strength μ; M(μ, d) follows from it", check=lambda v: v > 0.5,
+               rule="μ > 1/2")
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        n, d = z.shape
+        if n < 2 or d < 2:
+            raise ValueError(f"eccentric needs n ≥ 2 codes of dimension d ≥ 2, got {tuple(z.shape)}")
+        m = eccentric_m(self.mu, d)
+        sq_norms = z.pow(2).sum(1)
+        attraction = sq_norms.sum() * (n - 1)  # Σ_{i≠j} (|z_i|² + |z_j|²)/2
+        repulsion = torch.log1p(pairwise_sq_dists(z) / m).sum()  # diagonal terms are log1p(0) = 0
+        return (attraction - self.mu * m * repulsion) / (n * (n - 1))

@@ -1,0 +1,156 @@
+"""Run one (task, regularizer, hyperparameters, seed) configuration into one run record.
+
+``prepare`` validates everything (names, hyperparameters, compatibility) before any compute;
+``execute`` seeds, trains, and turns the outcome into a record with status ``ok``, ``diverged``
+(non-finite loss) or ``failed`` (any exception, with its traceback).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+import socket
+import subprocess
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import Diverged, RegbenchError
+from .registry import REGULARIZERS, TASKS
+from .tasks.base import RunContext
+
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A fully resolved configuration: every hyperparameter with its default filled in."""
+    task: str
+    reg: str
+    task_params: dict
+    reg_params: dict
+    seed: int
+
+    def key(self) -> dict:
+        return {"task": self.task, "reg": self.reg, "task_params": self.task_params,
+                "reg_params": self.reg_params, "seed": self.seed}
+
+    @property
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.key(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, dict]:
+    """Route ``--set`` keys to the task or the regularizer (``task.x``/``reg.x`` disambiguate)."""
+    task_names, reg_names = task_cls.params(), reg_cls.params()
+    task_params, reg_params = {}, {}
+    for key, value in settings.items():
+        scope, _, name = key.rpartition(".")
+        if scope == "task" or (not scope and name in task_names and name not in reg_names):
+            task_params[name] = value
+        elif scope == "reg" or (not scope and name in reg_names and name not in task_names):
+            reg_params[name] = value
+        elif not scope and name in task_names:
+            raise RegbenchError(f"hyperparameter '{name}' exists for both the task and the "
+                                f"regularizer; write task.{name}= or reg.{name}=")
+        else:
+            from .params import unknown_name_message
+            known = [*task_names, *reg_names]
+            raise RegbenchError(unknown_name_message(
+                f"hyperparameter for task '{task_cls.registered_name}' and regularizer "
+                f"'{reg_cls.registered_name}'", key, known))
+    return task_params, reg_params
+
+
+def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0) -> RunConfig:
+    """Validate names, hyperparameters and compatibility; raises ``RegbenchError`` on bad input."""
+    task_cls, reg_cls = TASKS.get(task), REGULARIZERS.get(reg)
+    if not isinstance(seed, int) or seed < 0:
+        raise RegbenchError(f"seed must be a non-negative integer, got {seed!r}")
+    task_params, reg_params = split_settings(task_cls, reg_cls, settings or {})
+    resolved_task = task_cls.resolve(task_params)
+    resolved_reg = reg_cls.resolve(reg_params)
+    task_cls(**resolved_task).check_compatible(reg_cls)
+    return RunConfig(task, reg, resolved_task, resolved_reg, seed)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def execute(config: RunConfig, device: str = "cpu", quiet: bool = True) -> dict:
+    """Train ``config`` and return its run record (never raises for a failing trial)."""
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    status, error, metrics, trace = "ok", None, {}, None
+    try:
+        seed_everything(config.seed)
+        task = TASKS.get(config.task)(**config.task_params)
+        regularizer = REGULARIZERS.get(config.reg)(**config.reg_params).to(device)
+        ctx = RunContext(seed=config.seed, device=torch.device(device), quiet=quiet)
+        metrics = task.run(regularizer, ctx)
+        non_finite = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
+        if non_finite:
+            status, error = "diverged", f"non-finite metrics: {', '.join(non_finite)}"
+    except Diverged as exc:
+        status, error = "diverged", str(exc)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a crashed trial is recorded, not lost
+        status, error = "failed", "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        trace = traceback.format_exc()[-4000:]
+    return {
+        "record_version": RECORD_VERSION,
+        "id": uuid.uuid4().hex[:12],
+        "config_hash": config.config_hash,
+        **config.key(),
+        "metrics": metrics,
+        "status": status,
+        "error": error,
+        "traceback": trace,
+        "started_at": started.isoformat(timespec="seconds"),
+        "wall_time_s": round(time.perf_counter() - clock, 3),
+        "versions": versions(),
+        "device": describe_device(device),
+        "host": socket.gethostname(),
+    }
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str | None]:
+    from . import __version__
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "regbench": __version__, "git_commit": git_commit()}
+
+
+def git_commit() -> str | None:
+    """The commit of the regbench checkout, if it is one (with ``+dirty`` for local changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "regbench"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def describe_device(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

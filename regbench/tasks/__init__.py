@@ -1,0 +1,11 @@
+"""Built-in tasks: one file each, registered by name on import."""
+import importlib
+import pkgutil
+
+from .base import RunContext, Task
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["RunContext", "Task"]
