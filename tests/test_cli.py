@@ -1,0 +1,61 @@
+import pytest
+
+from conftest import run_cli
+from regbench.cli import main
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--reg", "eccentirc", "--task", "sphere"], "unknown regularizer 'eccentirc'; did you mean 'eccentric'?"),
+    (["--reg", "eccentric", "--task", "digits"], "unknown task 'digits'; did you mean 'digits_ae'?"),
+    (["--reg", "eccentric", "--task", "digits_ae", "--set", "lamda=1"], "'lamda'; did you mean 'lam'?"),
+    (["--reg", "eccentric", "--task", "sphere", "--set", "mu=0.5"], "mu=0.5 is out of range"),
+    (["--reg", "eccentric", "--task", "digits_ae", "--set", "lam=-1"], "lam=-1.0 is out of range"),
+    (["--reg", "eccentric", "--task", "digits_ae", "--set", "d=1"], "d=1 is out of range"),
+    (["--reg", "eccentric", "--task", "sphere", "--set", "mu"], "--set expects key=value"),
+    (["--plugin", "no_such_plugin_mod", "--reg", "none", "--task", "sphere"],
+     "plugin module 'no_such_plugin_mod' not found"),
+    (["--plugin", "raising_plugin", "--reg", "none", "--task", "sphere"],
+     "plugin module 'raising_plugin' failed to import: ValueError: broken on import"),
+])
+def test_bad_input_is_one_clear_line_and_writes_nothing(args, message, store_dir, tmp_path,
+                                                        monkeypatch, capsys):
+    (tmp_path / "raising_plugin.py").write_text("raise ValueError('broken on import')\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("regbench: error:"), lines
+    assert message in lines[0]
+    assert not store_dir.exists()
+
+
+def test_run_records_then_reuses_then_forces(store_dir):
+    args = ["run", "--reg", "eccentric", "--task", "sphere", "--set", "mu=1.5", "n=50", "steps=20",
+            "--seed", "3"]
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert "sphere × eccentric  seed 3  →  ok" in first.stdout and "norm_mean_over_sqrt_d" in first.stdout
+    assert "Reusing record" in run_cli(*args).stdout
+    assert "Reusing record" not in run_cli(*args, "--force").stdout
+    assert len((store_dir / "records.jsonl").read_text().splitlines()) == 2
+
+
+def test_list_shows_targets_hyperparameters_and_defaults():
+    out = run_cli("list").stdout
+    assert "eccentric  [targets: codes]" in out
+    assert "mu = 1.0  (repulsion strength" in out
+    assert "digits_ae  [exposes: codes" in out and "lam = 0.001" in out
+
+
+def test_leaderboard_markdown_and_csv(store_dir, tmp_path):
+    for seed in (0, 1):
+        for reg in ("none", "eccentric"):
+            assert run_cli("run", "--reg", reg, "--task", "digits_ae", "--set", "epochs=2",
+                           "--seed", str(seed), "--quiet").returncode == 0
+    md = tmp_path / "out" / "leaderboard.md"
+    assert run_cli("leaderboard", "--out", str(md)).returncode == 0
+    text = md.read_text()
+    assert "## digits_ae" in text and "| eccentric | defaults |" in text and "(2)" in text
+    assert "by regbench 0.1.0" in text
+    csv = run_cli("leaderboard", "--format", "csv").stdout
+    assert csv.splitlines()[0] == "task,reg,config,metric,mean,std,n"
+    assert len(csv.splitlines()) == 1 + 2 * 4
