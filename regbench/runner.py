@@ -90,8 +90,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def execute(config: RunConfig, device: str = "cpu", quiet: bool = True) -> dict:
-    """Train ``config`` and return its run record (never raises for a failing trial)."""
+def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=None) -> dict:
+    """Train ``config`` and return its run record (never raises for a failing trial).
+
+    ``report(step, metrics)`` receives the task's intermediate metrics, if given."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     status, error, metrics, trace = "ok", None, {}, None
@@ -100,6 +102,8 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True) -> dict:
         task = TASKS.get(config.task)(**config.task_params)
         regularizer = REGULARIZERS.get(config.reg)(**config.reg_params).to(device)
         ctx = RunContext(seed=config.seed, device=torch.device(device), quiet=quiet)
+        if report is not None:
+            ctx.report = report
         metrics = task.run(regularizer, ctx)
         non_finite = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
         if non_finite:

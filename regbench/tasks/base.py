@@ -7,7 +7,7 @@ leaderboard; ``Task.supports`` lists the regularizer targets the task can expose
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -19,10 +19,12 @@ from ..regularizers.base import CODES, Regularizer
 
 @dataclass
 class RunContext:
-    """What the runner hands to a task: seed, device, output verbosity."""
+    """What the runner hands to a task: seed, device, verbosity, and a hook for intermediate
+    metrics (``report(step, metrics)``, e.g. validation loss per epoch for early-stopping schedulers)."""
     seed: int
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     quiet: bool = False
+    report: Callable[[int, dict], None] = lambda step, metrics: None
 
     def progress(self, iterable: Iterable, total: int | None = None, desc: str = "") -> Iterable:
         return progress_bar(iterable, total=total, desc=desc, quiet=self.quiet)

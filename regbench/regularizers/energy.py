@@ -1,0 +1,73 @@
+"""Hyperspherical geometry shared by the weight regularizers and the geometry diagnostics.
+
+REFERENCE.md §2 and seed 002 (Liu et al., Learning with Hyperspherical Uniformity, AISTATS 2021);
+the kernels are those of MHE (Liu et al., Learning towards Minimum Hyperspherical Energy, NeurIPS
+2018) as written in the authors' code (``wy1iu/MHE``, ``code/architecture.py``):
+
+- rows are normalised as ``ŵ = w / sqrt(|w|² + 1e-4)`` (a zero row stays a finite zero vector);
+- ``c_ij = ŵ_i·ŵ_j`` is clamped to ``[−1 + 1e-6, 1 − 1e-6]``, so the squared chord ``2 − 2c`` is
+  at least 2e-6 (duplicate filters give large but finite ``−log``/``1/x``) and ``acos`` has a
+  finite derivative (at most ≈ 707). Beyond the clamp a pair contributes no gradient;
+- Euclidean kernels use the squared chord ``x = 2 − 2c`` (the distance ρ is ``sqrt(x)``):
+  s0 ``−log x``, s1 ``x^(−1/2) = 1/ρ``, s2 ``x^(−1) = 1/ρ²``;
+- angular kernels use the distance ``ρ = θ/π + 1e-4``, ``θ = acos(c)``:
+  a0 ``−log ρ``, a1 ``1/ρ``, a2 ``1/ρ²``.
+"""
+import math
+
+import torch
+
+NORM_EPS = 1e-4  # ŵ = w / sqrt(|w|² + NORM_EPS)
+COS_MARGIN = 1e-6  # cosines are clamped to [−1 + COS_MARGIN, 1 − COS_MARGIN]
+
+
+def unit_rows(w: torch.Tensor) -> torch.Tensor:
+    """``ŵ_i = w_i / sqrt(|w_i|² + 1e-4)`` for every row (last dimension) of ``w``."""
+    return w * torch.rsqrt(w.pow(2).sum(-1, keepdim=True) + NORM_EPS)
+
+
+def half_space(rows: torch.Tensor) -> torch.Tensor:
+    """``[W; −W]``: the 2n vectors of the half-space variants (seed 002)."""
+    return torch.cat([rows, -rows])
+
+
+def cosines(u: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
+    """Clamped ``u_i·v_j`` (``v = u`` when omitted); rows should come from :func:`unit_rows`."""
+    return (u @ (u if v is None else v).T).clamp(-1 + COS_MARGIN, 1 - COS_MARGIN)
+
+
+def chords(c: torch.Tensor) -> torch.Tensor:
+    """Squared chord ``2 − 2c`` (``|û − v̂|²`` for unit vectors), ≥ 2e-6 after the clamp."""
+    return 2 - 2 * c
+
+
+def angular(c: torch.Tensor) -> torch.Tensor:
+    """Angular distance ``θ/π + 1e-4`` with ``θ = acos(c)`` (wy1iu/MHE)."""
+    return torch.acos(c) / math.pi + 1e-4
+
+
+KERNELS = {
+    "s0": lambda c: -torch.log(chords(c)),
+    "s1": lambda c: torch.rsqrt(chords(c)),
+    "s2": lambda c: torch.reciprocal(chords(c)),
+    "a0": lambda c: -torch.log(angular(c)),
+    "a1": lambda c: torch.reciprocal(angular(c)),
+    "a2": lambda c: angular(c).pow(-2),
+}
+
+
+def pair_values(m: torch.Tensor) -> torch.Tensor:
+    """The entries ``m[i, j]`` with ``i < j`` of a square matrix, as a vector."""
+    i, j = torch.triu_indices(len(m), len(m), offset=1, device=m.device)
+    return m[i, j]
+
+
+def smaller_gram(rows: torch.Tensor) -> torch.Tensor:
+    """``W Wᵀ`` (n×n) when ``n ≤ d``, else ``Wᵀ W`` (d×d), for the n×d rows matrix ``W``."""
+    return rows @ rows.T if rows.shape[0] <= rows.shape[1] else rows.T @ rows
+
+
+def hyperspherical_energy(unit: torch.Tensor, kernel: str = "s1") -> torch.Tensor:
+    """MHE: the mean over pairs ``i < j`` of ``KERNELS[kernel](c_ij)`` (0 with fewer than 2 rows)."""
+    values = KERNELS[kernel](pair_values(cosines(unit)))
+    return values.sum() / max(len(values), 1)

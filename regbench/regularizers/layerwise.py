@@ -1,0 +1,38 @@
+"""Base of the weight regularizers of REFERENCE.md §2: one penalty per layer, summed.
+
+Hidden layers and the final (classifier) layer get their own coefficients ``lam_hidden`` and
+``lam_final``; regularizers with a ``half_space`` option use ``[W; −W]`` on hidden layers only
+(seed 002; wy1iu/MHE, wy1iu/Sphere-Uniformity).
+"""
+import torch
+
+from ..params import Param
+from .base import WEIGHTS, Regularizer, WeightLayer
+from .energy import half_space
+
+
+def coefficient(default: float, where: str) -> Param:
+    """A non-negative coefficient ``Param`` for the ``where`` layers."""
+    return Param(default, f"coefficient on the {where} layers", check=lambda v: v >= 0, rule="≥ 0")
+
+
+class WeightRegularizer(Regularizer):
+    """``Σ_layers λ_layer · layer_penalty(rows)``; subclasses implement :meth:`layer_penalty`."""
+
+    targets = (WEIGHTS,)
+    lam_hidden = coefficient(1.0, "hidden")
+    lam_final = coefficient(1.0, "final (classifier)")
+
+    def layer_penalty(self, rows: torch.Tensor, name: str) -> torch.Tensor:
+        """The unweighted penalty of one layer's rows (already ``[W; −W]`` where half-space)."""
+        raise NotImplementedError
+
+    def weight_penalty(self, layers: list[WeightLayer]) -> torch.Tensor:
+        total = 0
+        for layer in layers:
+            rows = layer.rows
+            if self.hparams.get("half_space") and not layer.final:
+                rows = half_space(rows)
+            lam = self.lam_final if layer.final else self.lam_hidden
+            total = total + lam * self.layer_penalty(rows, layer.name)
+        return total

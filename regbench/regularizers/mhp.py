@@ -1,0 +1,27 @@
+"""Maximum hyperspherical polarization (seed 002; REFERENCE.md §2; wy1iu/Sphere-Uniformity).
+
+    E(v) = (1/n') Σ_i (2 − 2 cos(ŵ_i, v))^(−1),      penalty = −λ · E(v)
+
+The pole ``v`` minimises E (it finds the point of least potential, seed 002's
+``min_v Σ K_s(v, ŵ_i)``) and the network maximises it (network loss ``−λE``), as in the authors'
+code (``loss_op += −thom_loss``, pole loss ``+thom_loss``). Pole mechanics: :mod:`.poles`.
+Half-space on hidden layers (n' = 2n) by default, λ hidden 1 / final 10. The chord is floored at
+2e-6 (see :mod:`.energy`), so a pole on top of a filter gives a large but finite E.
+"""
+import torch
+
+from ..registry import register_regularizer
+from .energy import chords
+from .layerwise import coefficient
+from .poles import PoleRegularizer
+
+
+@register_regularizer("mhp")
+class MHP(PoleRegularizer):
+    """Raise the potential at the least-covered point of the sphere."""
+
+    lam_hidden = coefficient(1.0, "hidden")
+    lam_final = coefficient(10.0, "final (classifier)")
+
+    def payoff(self, c: torch.Tensor) -> torch.Tensor:
+        return -torch.reciprocal(chords(c)).mean()

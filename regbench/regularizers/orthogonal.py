@@ -1,0 +1,25 @@
+"""Soft orthogonality (seed 002 baseline "Orthogonal"; REFERENCE.md §2).
+
+    penalty = λ · ‖G − I‖_F²,      G = W Wᵀ if n ≤ d else Wᵀ W   (the smaller Gram)
+
+on the raw rows W (n×d) of each layer. With n ≤ d it asks for orthonormal filters; with n > d,
+where that is impossible, for a tight frame (``Wᵀ W = I``). The paper's coefficient is
+unconfirmed (REFERENCE gives the range 1e-4..1e-2); the default here is 1e-4 on every layer.
+"""
+import torch
+
+from ..registry import register_regularizer
+from .energy import smaller_gram
+from .layerwise import WeightRegularizer, coefficient
+
+
+@register_regularizer("orthogonal")
+class Orthogonal(WeightRegularizer):
+    """Squared Frobenius distance of the smaller Gram matrix from the identity."""
+
+    lam_hidden = coefficient(1e-4, "hidden")
+    lam_final = coefficient(1e-4, "final (classifier)")
+
+    def layer_penalty(self, rows: torch.Tensor, name: str) -> torch.Tensor:
+        gram = smaller_gram(rows)
+        return (gram - torch.eye(len(gram), dtype=gram.dtype, device=gram.device)).pow(2).sum()
