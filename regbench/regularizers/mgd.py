@@ -3,31 +3,39 @@
     penalty = −λ · log det(K + 1e-6 I),      K_ij = exp(−(2 − 2c_ij)),   c_ij = ŵ_i·ŵ_j
 
 ``2 − 2c_ij`` is ``|ŵ_i − ŵ_j|²`` for unit rows; like the authors' code it is computed from the
-cosines, so the diagonal is ``exp(−(2 − 2|ŵ_i|²)) ≈ 1``. Half-space ``[W; −W]`` on hidden layers
-by default (as in the authors' code), λ hidden 0.01 / final 0.1.
+cosines, so the diagonal is ``exp(−(2 − 2|ŵ_i|²)) ≈ 1``. The cosines are not clamped here: ``exp``
+needs no guard, and clamping would break the positive semi-definiteness of K. Half-space
+``[W; −W]`` on hidden layers by default (as in the authors' code), λ hidden 0.01 / final 0.1.
 
 The log-determinant is ``2 Σ log diag(L)`` of a Cholesky factor. Near-duplicate filters make K
-near-singular: when the factorisation fails it is retried in float64, then in float64 with a
-jitter ten times larger each time (up to 1), and the result is cast back. Cost O(n³) per layer.
+near-singular, and round-off can then make it indefinite: when the factorisation fails, K is
+recomputed from the rows in float64, then factorised with a jitter ten times larger each time (up
+to 1); the result is cast back to the rows' dtype. Cost O(n³) per layer.
 """
 import torch
 
 from ..params import Param
 from ..registry import register_regularizer
-from .energy import chords, cosines, unit_rows
+from .energy import chords, unit_rows
 from .layerwise import WeightRegularizer, coefficient
 
 JITTER = 1e-6
 
 
-def safe_logdet(k: torch.Tensor) -> torch.Tensor:
-    """``log det(k + jitter·I)`` for a symmetric PSD ``k``, by Cholesky with fallbacks (see module)."""
-    attempts = [(k.dtype, JITTER)] + [(torch.float64, JITTER * 10 ** p) for p in range(7)]
+def gaussian_kernel(rows: torch.Tensor) -> torch.Tensor:
+    """``K_ij = exp(−(2 − 2 ŵ_i·ŵ_j))``."""
+    unit = unit_rows(rows)
+    return torch.exp(-chords(unit @ unit.T))
+
+
+def kernel_logdet(rows: torch.Tensor) -> torch.Tensor:
+    """``log det(K + jitter·I)`` of :func:`gaussian_kernel`, with the fallbacks of the module."""
+    attempts = [(rows.dtype, JITTER)] + [(torch.float64, JITTER * 10 ** p) for p in range(7)]
     for dtype, jitter in dict.fromkeys(attempts):
-        eye = torch.eye(len(k), dtype=dtype, device=k.device)
-        factor, info = torch.linalg.cholesky_ex(k.to(dtype) + jitter * eye)
+        k = gaussian_kernel(rows.to(dtype))
+        factor, info = torch.linalg.cholesky_ex(k + jitter * torch.eye(len(k), dtype=dtype, device=k.device))
         if info.item() == 0:
-            return (2 * factor.diagonal().log().sum()).to(k.dtype)
+            return (2 * factor.diagonal().log().sum()).to(rows.dtype)
     raise ValueError("mgd: the kernel matrix is not positive definite even with jitter 1 "
                      "(non-finite weights?)")
 
@@ -41,4 +49,4 @@ class MGD(WeightRegularizer):
     half_space = Param(True, "use [W; −W] on hidden layers (half-space)")
 
     def layer_penalty(self, rows: torch.Tensor, name: str) -> torch.Tensor:
-        return -safe_logdet(torch.exp(-chords(cosines(unit_rows(rows)))))
+        return -kernel_logdet(rows)

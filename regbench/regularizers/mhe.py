@@ -31,7 +31,7 @@ def paper_or_given(default: float, where: str) -> Param:
 class MHE(WeightRegularizer):
     """Repulsive Riesz/log energy between normalised filters (or codes)."""
 
-    targets = (CODES, WEIGHTS)
+    targets = (WEIGHTS, CODES)  # weights first: the papers' use; tasks pick the first they expose
     kernel = Param("s0", "energy kernel: s0/s1/s2 on the chord, a0/a1/a2 on the angle",
                    choices=tuple(KERNELS))
     lam_hidden = paper_or_given(-1.0, "hidden")

@@ -50,7 +50,7 @@ class PoleRegularizer(WeightRegularizer):
         if torch.is_grad_enabled():
             rows = rows.detach()
             for _ in range(self.inner_steps):
-                pole.requires_grad_(True)
+                pole = pole.detach().requires_grad_()
                 (grad,) = torch.autograd.grad(self.payoff(self.pole_cosines(rows, pole)), pole)
                 pole = F.normalize(pole.detach() + self.pole_lr * grad, dim=0)
         self.poles[name] = pole.detach()
