@@ -35,6 +35,7 @@ class WeightLayer(NamedTuple):
 class Regularizer(Configurable, nn.Module):
     kind = "regularizer"
     targets: tuple[str, ...] = (CODES,)
+    min_dim = 1  # smallest latent dimension d the regularizer is defined for
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{self.registered_name} does not act on latent codes")

@@ -6,13 +6,14 @@
 Minimised alone it spreads the codes uniformly on the sphere of radius ≈ √d (Theorem 1); at the
 optimum l ≈ d(1 − 2 log 2) for μ = 1, so the loss is negative. Whether the paper's sum includes i = j
 is unconfirmed; the i = j terms are excluded here, with the n(n−1) normalisation of the formula.
+The O(n²) pair sum runs in bounded memory for large n (``pairwise.pairwise_sum``).
 """
 import torch
 
 from ..params import Param
 from ..registry import register_regularizer
 from .base import CODES, Regularizer
-from .pairwise import pairwise_sq_dists
+from .pairwise import pairwise_sum
 
 
 def eccentric_m(mu: float, d: int) -> float:
@@ -25,6 +26,7 @@ class Eccentric(Regularizer):
     """Pairwise repulsion plus attraction to the origin; needs d ≥ 2."""
 
     targets = (CODES,)
+    min_dim = 2
     mu = Param(1.0, "repulsion strength μ; M(μ, d) follows from it", check=lambda v: v > 0.5,
                rule="μ > 1/2")
 
@@ -35,5 +37,6 @@ class Eccentric(Regularizer):
         m = eccentric_m(self.mu, d)
         sq_norms = z.pow(2).sum(1)
         attraction = sq_norms.sum() * (n - 1)  # Σ_{i≠j} (|z_i|² + |z_j|²)/2
-        repulsion = torch.log1p(pairwise_sq_dists(z) / m).sum()  # diagonal terms are log1p(0) = 0
+        repulsion = pairwise_sum(lambda sq: torch.log1p(sq / m), z,  # Σ_{i≠j} log(1 + |z_i − z_j|²/M)
+                                 derivative=lambda sq: 1 / (m + sq))
         return (attraction - self.mu * m * repulsion) / (n * (n - 1))

@@ -1,0 +1,19 @@
+"""CNN-9 of seed 002's CIFAR-100 experiments (REFERENCE.md §3).
+
+Three stages of three 3×3 convolutions (64, 128, 256 channels) with BatchNorm and ReLU, a 2×2
+max-pool after each stage; a 4×4 convolution to 256 channels (no BN/ReLU) and a 1×1 convolution to
+the classes. A 32×32 input leaves a 1×1 map, flattened to the logits.
+"""
+from torch import nn
+
+
+def cnn9(num_classes: int = 100, in_channels: int = 3) -> nn.Sequential:
+    layers, channels = [], in_channels
+    for width in (64, 128, 256):
+        for _ in range(3):
+            layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                       nn.ReLU(inplace=True)]
+            channels = width
+        layers.append(nn.MaxPool2d(2))
+    layers += [nn.Conv2d(256, 256, 4), nn.Conv2d(256, num_classes, 1), nn.Flatten()]
+    return nn.Sequential(*layers)

@@ -1,0 +1,24 @@
+"""The MMD estimator shared by ``mmd_imq`` and ``coulomb`` (REFERENCE.md §1).
+
+    MMD = [Σ_{i≠j} k(q_i, q_j) + Σ_{i≠j} k(p_i, p_j)] / (n(n−1)) − 2 Σ_{i,j} k(q_i, p_j) / n²
+
+for codes q and a prior sample p of the same size n: U-statistics within each sample, all pairs
+across (Gretton et al., JMLR 2012; the WAE code ``tolstikhin/wae``; Coulomb AE slides, seed 004).
+The kernel is a function of the squared distance; the pair sums run in bounded memory.
+"""
+import torch
+
+from .pairwise import Kernel, pairwise_sum
+
+
+def mmd(kernel: Kernel, q: torch.Tensor, p: torch.Tensor, derivative: Kernel | None = None) -> torch.Tensor:
+    """Unbiased within-sample, all-pairs-across MMD² estimate between the rows of ``q`` and ``p``.
+
+    ``kernel`` (and optionally its ``derivative``) act on squared distances, as in ``pairwise_sum``.
+    """
+    n = len(q)
+    if n < 2 or p.shape != q.shape:
+        raise ValueError(f"MMD needs n ≥ 2 codes and a prior sample of the same shape, "
+                         f"got {tuple(q.shape)} and {tuple(p.shape)}")
+    within = pairwise_sum(kernel, q, derivative=derivative) + pairwise_sum(kernel, p, derivative=derivative)
+    return within / (n * (n - 1)) - 2 * pairwise_sum(kernel, q, p, derivative=derivative) / n ** 2

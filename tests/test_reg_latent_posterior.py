@@ -1,0 +1,173 @@
+"""kl_gauss (VAE) and vmf (S-VAE) posteriors, and the log-Bessel helper (REFERENCE.md §1; seed 003)."""
+import math
+
+import pytest
+import torch
+from scipy import integrate, special
+
+import regbench
+from regbench import RegbenchError
+from regbench.regularizers.bessel import log_iv, log_iv_and_ratio
+from regbench.regularizers.vmf import Vmf, kl_vmf_uniform, sample_vmf
+
+
+# kl_gauss
+
+def test_kl_gauss_matches_closed_form_and_gradcheck():
+    torch.manual_seed(0)
+    h = torch.randn(6, 2 * 3, dtype=torch.float64, requires_grad=True)
+    reg = regbench.create_regularizer("kl_gauss")
+    expected = sum(0.5 * sum(m ** 2 + math.exp(s) - 1 - s for m, s in zip(row[:3], row[3:]))
+                   for row in h.tolist()) / 6
+    assert reg.kl(h).item() == pytest.approx(expected, rel=1e-12)
+    assert torch.autograd.gradcheck(reg.kl, (h,))
+
+
+def test_kl_gauss_zero_at_the_prior_and_head_layout():
+    reg = regbench.create_regularizer("kl_gauss")
+    assert reg.head_size(5) == 10
+    assert reg.kl(torch.zeros(4, 10)).item() == 0
+    h = torch.randn(4, 10)
+    assert torch.equal(reg.mode(h), h[:, :5])
+    with pytest.raises(ValueError, match="2d features"):
+        reg.kl(torch.zeros(4, 9))
+
+
+def test_kl_gauss_sample_is_reparameterised():
+    torch.manual_seed(1)
+    reg = regbench.create_regularizer("kl_gauss")
+    h = torch.tensor([[1.0, -2.0, math.log(4.0), math.log(0.25)]]).repeat(20000, 1).requires_grad_()
+    z = reg.sample(h)
+    torch.testing.assert_close(z.mean(0), torch.tensor([1.0, -2.0]), atol=0.05, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.tensor([2.0, 0.5]), atol=0.05, rtol=0)
+    z.pow(2).sum().backward()
+    assert torch.isfinite(h.grad).all() and (h.grad[:, 2:] != 0).all()
+
+
+def test_kl_gauss_clamps_extreme_log_variances():
+    reg = regbench.create_regularizer("kl_gauss")
+    h = torch.tensor([[0.0, 0.0, 1e4, -1e4]], requires_grad=True)
+    loss = reg.kl(h) + reg.sample(h).sum()
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(h.grad).all()
+
+
+# log-Bessel
+
+def log_iv_series(v, x):
+    """log I_v(x) from the power series Σ_k (x²/4)^k / (k! Γ(v+k+1)) (small x only)."""
+    terms = [2 * k * math.log(x / 2) - math.lgamma(k + 1) - math.lgamma(v + k + 1) for k in range(60)]
+    top = max(terms)
+    return v * math.log(x / 2) + top + math.log(sum(math.exp(t - top) for t in terms))
+
+
+ORDERS = [0, 0.5, 1, 4.5, 31, 63, 127]
+XS = [1e-3, 0.5, 10, 100, 1e4]
+
+
+def test_log_bessel_and_ratio_match_scipy_in_float64():
+    x = torch.tensor(XS, dtype=torch.float64)
+    for v in ORDERS:
+        log_i, ratio = log_iv_and_ratio(v, x)
+        for xi, got, got_ratio in zip(XS, log_i.tolist(), ratio.tolist()):
+            scaled = special.ive(v, xi)
+            expected = math.log(scaled) + xi if scaled > 1e-280 else log_iv_series(v, xi)
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-9), (v, xi)
+            if scaled > 1e-280:
+                assert got_ratio == pytest.approx(special.ive(v + 1, xi) / scaled, rel=1e-9), (v, xi)
+
+
+def test_log_bessel_derivative():
+    """d/dx log I_v(x) = I_{v+1}(x)/I_v(x) + v/x (DLMF 10.29.2)."""
+    x = torch.tensor(XS, dtype=torch.float64, requires_grad=True)
+    for v in (0, 1.5, 31):
+        (grad,) = torch.autograd.grad(log_iv(v, x).sum(), x)
+        torch.testing.assert_close(grad, log_iv_and_ratio(v, x.detach())[1] + v / x.detach(), rtol=1e-8, atol=0)
+
+
+@pytest.mark.parametrize("m", [64, 128, 256])
+def test_vmf_kl_and_bessel_finite_in_float32(m):
+    kappa = torch.tensor(XS, dtype=torch.float32, requires_grad=True)
+    log_i, ratio = log_iv_and_ratio(m / 2 - 1, kappa)
+    kl = kl_vmf_uniform(kappa, m)
+    (grad,) = torch.autograd.grad(kl.sum(), kappa)
+    assert torch.isfinite(log_i).all() and torch.isfinite(grad).all()
+    assert ((ratio > 0) & (ratio < 1)).all() and (kl >= 0).all()
+    torch.testing.assert_close(kl.double(), kl_vmf_uniform(kappa.detach().double(), m), rtol=1e-5, atol=1e-12)
+
+
+# vmf
+
+def kl_by_quadrature(m, kappa):
+    """κ E[w] − log(E_U[e^{κw}]) with the marginal density of w = μ·z ∝ e^{κw} (1 − w²)^{(m−3)/2}."""
+    base = lambda w: (1 - w * w) ** ((m - 3) / 2)
+    quad = lambda f: integrate.quad(f, -1, 1, epsabs=0, epsrel=1e-13, limit=200)[0]
+    z_kappa = quad(lambda w: math.exp(kappa * (w - 1)) * base(w))
+    mean_w = quad(lambda w: w * math.exp(kappa * (w - 1)) * base(w)) / z_kappa
+    return kappa * mean_w - (kappa + math.log(z_kappa) - math.log(quad(base)))
+
+
+@pytest.mark.parametrize("m, kappa", [(3, 2.0), (5, 0.3), (10, 10.0), (64, 50.0)])
+def test_vmf_kl_matches_quadrature(m, kappa):
+    got = kl_vmf_uniform(torch.tensor([kappa], dtype=torch.float64), m).item()
+    assert got == pytest.approx(kl_by_quadrature(m, kappa), rel=1e-8)
+
+
+@pytest.mark.parametrize("m, kappa", [(3, 1.0), (10, 10.0), (64, 50.0), (2, 5.0)])
+def test_vmf_mean_resultant_length(m, kappa):
+    """E[z] = A_m(κ) μ with A_m(κ) = I_{m/2}(κ)/I_{m/2−1}(κ)."""
+    torch.manual_seed(m)
+    n = 20000
+    mu = torch.nn.functional.normalize(torch.randn(m), dim=0)
+    z = sample_vmf(mu.expand(n, m), torch.full((n,), kappa))
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(n), rtol=0, atol=1e-5)
+    w = (z @ mu).double()
+    expected = special.ive(m / 2, kappa) / special.ive(m / 2 - 1, kappa)
+    standard_error = w.std().item() / math.sqrt(n)
+    assert abs(w.mean().item() - expected) < 4 * standard_error
+    assert (z.double().mean(0) - expected * mu.double()).norm() < 5 * math.sqrt(1 / n)
+
+
+@pytest.mark.parametrize("m, kappa", [(2, 1e-3), (256, 1e-3), (256, 1e4), (3, 1e6)])
+def test_vmf_samples_on_the_sphere_at_extreme_kappa(m, kappa):
+    torch.manual_seed(5)
+    mu = torch.nn.functional.normalize(torch.randn(500, m), dim=1)
+    z = sample_vmf(mu, torch.full((500,), kappa))
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(500), rtol=0, atol=1e-5)
+    if kappa >= 1e4:
+        assert ((z * mu).sum(1) > 0.9).all()
+
+
+def test_vmf_head_and_dimension_check():
+    reg = regbench.create_regularizer("vmf")
+    assert Vmf.min_dim == 2 and reg.head_size(5) == 6
+    with pytest.raises(RegbenchError, match="d ≥ 2"):
+        reg.head_size(1)
+    with pytest.raises(RegbenchError, match="d ≥ 2"):
+        reg.sample(torch.randn(4, 2))
+    h = torch.randn(4, 6)
+    torch.testing.assert_close(reg.mode(h), h[:, :5] / h[:, :5].norm(dim=1, keepdim=True))
+
+
+def seeded_sample(reg, h):
+    torch.manual_seed(0)
+    return reg.sample(h)
+
+
+def test_vmf_gradcheck_kl_and_sample():
+    """Float64 gradcheck of the KL (through κ) and of a sample with its noise fixed (κ and μ)."""
+    reg = regbench.create_regularizer("vmf")
+    torch.manual_seed(6)
+    h = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(reg.kl, (h,))
+    assert torch.autograd.gradcheck(lambda h: seeded_sample(reg, h), (h,))
+
+
+@pytest.mark.parametrize("direction", [[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1e-30]])
+@pytest.mark.parametrize("kappa_feature", [-50.0, 0.0, 1e4])
+def test_vmf_gradients_finite_at_special_directions(direction, kappa_feature):
+    reg = regbench.create_regularizer("vmf")
+    h = torch.tensor([direction + [kappa_feature]] * 4, requires_grad=True)
+    loss = reg.sample(h).sum() + reg.kl(h)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(h.grad).all()
