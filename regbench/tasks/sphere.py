@@ -1,16 +1,16 @@
 """``sphere``: n free points in R^d optimised under the regularizer alone (seed 000 §2–3.3).
 
 The points start in a small Gaussian cloud (std ``init_scale``) far inside the sphere of radius √d,
-so reaching mean norm ≈ √d is the regularizer's doing. Full-batch Adam on the points.
+so reaching mean norm ≈ √d is the regularizer's doing. Full-batch Adam on the points. The points
+are exposed both as a batch of latent codes and as one (hidden) weight matrix whose rows are the
+points, so that every regularizer can be minimised alone here.
 """
-import math
-
 import torch
 
-from ..geometry import angle_stats, norm_stats
+from ..geometry import describe
 from ..params import Param
 from ..registry import register_task
-from ..regularizers.base import CODES
+from ..regularizers.base import CODES, WEIGHTS, WeightLayer
 from ..training import check_finite
 from .base import Task
 
@@ -19,9 +19,9 @@ from .base import Task
 class Sphere(Task):
     """Free points under the regularizer alone; metrics describe the shape they reach."""
 
-    supports = (CODES,)
+    supports = (CODES, WEIGHTS)
     metrics = {"norm_mean_over_sqrt_d": "target1", "norm_std": "min", "loss_per_d": "",
-               "min_angle_deg": "max", "mean_angle_deg": "max"}
+               "min_angle_deg": "max", "mean_angle_deg": "max", "energy_s1": "min"}
 
     n = Param(500, "number of points", check=lambda v: v >= 2, rule="n ≥ 2")
     d = Param(16, "dimension", check=lambda v: v >= 2, rule="d ≥ 2")
@@ -30,17 +30,22 @@ class Sphere(Task):
     init_scale = Param(0.1, "std of the initial Gaussian cloud", check=lambda v: v > 0, rule="> 0")
 
     def run(self, regularizer, ctx):
+        target = self.target_for(type(regularizer))
+
+        def loss_of(points):
+            if target == WEIGHTS:
+                return regularizer.weight_penalty([WeightLayer("points", points, final=False)])
+            return regularizer(points)
+
         generator = torch.Generator().manual_seed(ctx.seed)
         points = torch.randn(self.n, self.d, generator=generator) * self.init_scale
         points = points.to(ctx.device).requires_grad_()
         optimizer = torch.optim.Adam([points], lr=self.lr)
         for step in ctx.progress(range(self.steps), desc="sphere"):
             optimizer.zero_grad()
-            loss = regularizer(points)
+            loss = loss_of(points)
             check_finite(loss, step)
             loss.backward()
             optimizer.step()
-        with torch.no_grad():
-            final_loss = float(regularizer(points))
-        return {**norm_stats(points), "loss_per_d": final_loss / self.d, **angle_stats(points),
-                "radius_target": math.sqrt(self.d)}
+        final_loss = float(loss_of(points).detach())
+        return {"target": target, "loss_per_d": final_loss / self.d, **describe(points)}
