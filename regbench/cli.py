@@ -1,4 +1,4 @@
-"""The ``regbench`` command line: ``run``, ``list``, ``leaderboard``."""
+"""The ``regbench`` command line: ``run``, ``list``, ``grid``, ``leaderboard``."""
 from __future__ import annotations
 
 import argparse
@@ -78,18 +78,101 @@ def _first_line(cls) -> str:
     return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
+def cmd_grid(args) -> int:
+    from .grid import inline_grid, load_grid, parse_seeds, parse_values
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    tasks, regs = _names(args.task), _names(args.reg)
+    if args.grid_file:
+        grid = load_grid(args.grid_file).override(tasks, regs, seeds, parse_values(
+            parse_settings(args.set)), args.cpu, args.gpu)
+    elif tasks and regs:
+        grid = inline_grid(tasks, regs, parse_settings(args.set), seeds).override(
+            cpu=args.cpu, gpu=args.gpu)
+    else:
+        raise RegbenchError("give a grid file, or --task and --reg for an inline grid")
+    store = ResultsStore(args.results)
+    if args.tune:
+        from .tuning import tune_grid
+        runs = tune_grid(grid, store, args.tune, args.samples, address=args.address,
+                         plugins=args.plugin, quiet=args.quiet, dry_run=args.dry_run)
+        return grid_summary(grid.name, runs, store) if runs else 0
+    return run_grid_trials(grid, store, args)
+
+
+def run_grid_trials(grid, store: ResultsStore, args) -> int:
+    from .grid import labels, latest_records
+    trials = grid.trials()
+    status = {h: r["status"] for h, r in latest_records(store.records()).items()}
+    pending = [c for c in trials if (status.get(c.config_hash) in ("failed", "diverged")
+                                     if args.retry_failed else c.config_hash not in status)]
+    recorded = sum(c.config_hash in status for c in trials)
+    if args.resume and not recorded:
+        raise RegbenchError(f"nothing to resume: no trial of grid '{grid.name}' is recorded in "
+                            f"{store.path}")
+    print(f"Grid {grid.name}: {len(trials)} trials, {recorded} already recorded, "
+          f"{len(pending)} to run.")
+    if args.dry_run:
+        to_run = {c.config_hash for c in pending}
+        names = labels([{**c.task_params, **c.reg_params} for c in trials],
+                       [(c.task, c.reg) for c in trials])
+        for config, label in zip(trials, names):
+            state = "to run" if config.config_hash in to_run else \
+                status.get(config.config_hash, "not run")
+            print(f"  {state:<9} {config.task:<12} {config.reg:<12} seed {config.seed:<3} {label}")
+        return 0
+    if pending:
+        from .cluster import ray_session
+        with ray_session(args.address, quiet=args.quiet):
+            from .scheduler import run_grid
+            run_grid(pending, store=store, name=grid.name, resources=grid.resources,
+                     metric=grid.metric, mode=grid.mode(grid.metric), plugins=args.plugin,
+                     quiet=args.quiet)
+    return grid_summary(grid.name, trials, store)
+
+
+def grid_summary(name: str, trials, store: ResultsStore) -> int:
+    """Counts by status (and each failure) of the grid's trials in the store; the exit status."""
+    from .grid import latest_records
+    latest = latest_records(store.records())
+    counts: dict[str, int] = {}
+    for config in trials:
+        record = latest.get(config.config_hash, {"status": "not run"})
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+        if record["status"] in ("failed", "diverged"):
+            print(f"  {record['status']}: {config.task} × {config.reg} seed {config.seed} "
+                  f"(config {config.config_hash}): {record['error']}")
+    print(f"Grid {name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+          + f"; records in {store.path}")
+    if counts.get("not run"):
+        print("Some trials did not finish: run the same command with --resume to complete them.")
+    elif set(counts) != {"ok"}:
+        print("Rerun the failed or diverged trials with --retry-failed.")
+    return 0 if set(counts) == {"ok"} else 1
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
 def cmd_leaderboard(args) -> int:
-    from .leaderboard import to_csv, to_markdown
+    from .leaderboard import study_report, to_csv, to_markdown
     records = [r for r in ResultsStore(args.results).records()
                if not args.task or r["task"] in args.task]
-    fmt = args.format or ("csv" if args.out and args.out.endswith(".csv") else "md")
-    text = to_csv(records) if fmt == "csv" else to_markdown(records)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
-        print(f"Wrote {args.out} ({len(records)} records)")
+    if args.study:
+        from .grid import load_grid
+        markdown, csv = study_report(load_grid(args.study), records)
+        outputs = {args.out: markdown, str(Path(args.out).with_suffix(".csv")): csv} \
+            if args.out else {None: markdown}
     else:
-        sys.stdout.write(text)
+        fmt = args.format or ("csv" if args.out and args.out.endswith(".csv") else "md")
+        outputs = {args.out: to_csv(records) if fmt == "csv" else to_markdown(records)}
+    for path, text in outputs.items():
+        if path is None:
+            sys.stdout.write(text)
+            continue
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+        print(f"Wrote {path} ({len(records)} records)")
     return 0
 
 
@@ -117,10 +200,35 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", parents=[common], help="regularizers and tasks with hyperparameters")
     lst.set_defaults(func=cmd_list)
 
+    grid = sub.add_parser("grid", parents=[common], help="run a grid of trials with Ray Tune")
+    grid.add_argument("grid_file", nargs="?", metavar="GRID.toml", help="grid file (tasks/*.toml)")
+    grid.add_argument("--task", help="task names, comma-separated (replaces the file's)")
+    grid.add_argument("--reg", help="regularizer names, comma-separated (replaces the file's)")
+    grid.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=A,B",
+                      help="hyperparameters; a comma list is a grid axis; REG.KEY= or TASK.KEY= "
+                           "for one regularizer or task")
+    grid.add_argument("--seeds", help="a count (5: seeds 0-4) or a list (0,3,7)")
+    grid.add_argument("--cpu", type=float, help="CPUs per trial (default: the file's, else 1)")
+    grid.add_argument("--gpu", type=float, help="GPUs per trial, fractions share a GPU (default 0)")
+    grid.add_argument("--address", help="join this Ray cluster (HOST:PORT of `ray start --head`)")
+    grid.add_argument("--dry-run", action="store_true", help="print the trials, run nothing")
+    grid.add_argument("--resume", action="store_true",
+                      help="continue an interrupted grid (an error if none of it is recorded)")
+    grid.add_argument("--retry-failed", action="store_true",
+                      help="rerun only the trials recorded as failed or diverged")
+    grid.add_argument("--tune", choices=["random", "asha"],
+                      help="tuning mode: a Tune search of --samples trials per regularizer")
+    grid.add_argument("--samples", type=int, default=8, help="trials per regularizer (tuning mode)")
+    grid.add_argument("--quiet", action="store_true", help="no Tune progress output")
+    grid.set_defaults(func=cmd_grid)
+
     board = sub.add_parser("leaderboard", parents=[common], help="tables from the results store")
     board.add_argument("--out", help="output file (default: stdout)")
     board.add_argument("--format", choices=["md", "csv"], help="default: from --out's suffix, else md")
     board.add_argument("--task", action="append", help="only these tasks (repeatable)")
+    board.add_argument("--study", metavar="GRID.toml",
+                       help="the grid's trials only, one section per [[table]] with the published "
+                            "numbers it names; --out X.md also writes X.csv")
     board.set_defaults(func=cmd_leaderboard)
     return parser
 

@@ -26,6 +26,7 @@ import torch
 
 from .errors import Diverged, RegbenchError
 from .registry import REGULARIZERS, TASKS
+from .store import default_results_dir
 from .tasks.base import RunContext
 
 RECORD_VERSION = 1
@@ -90,18 +91,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=None) -> dict:
+def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=None,
+            results_dir: str | Path | None = None) -> dict:
     """Train ``config`` and return its run record (never raises for a failing trial).
 
-    ``report(step, metrics)`` receives the task's intermediate metrics, if given."""
+    ``report(step, metrics)`` receives the task's intermediate metrics, if given. Files the task
+    writes (figures) go to ``<results_dir>/figures/<record id>/`` (``results_dir`` defaults to the
+    default store directory), recorded as ``artifacts`` relative to ``results_dir``."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     status, error, metrics, trace = "ok", None, {}, None
+    record_id = uuid.uuid4().hex[:12]
+    artifacts = Path(results_dir or default_results_dir()) / "figures" / record_id
     try:
         seed_everything(config.seed)
         task = TASKS.get(config.task)(**config.task_params)
         regularizer = REGULARIZERS.get(config.reg)(**config.reg_params).to(device)
-        ctx = RunContext(seed=config.seed, device=torch.device(device), quiet=quiet)
+        ctx = RunContext(seed=config.seed, device=torch.device(device), quiet=quiet,
+                         artifacts_dir=artifacts)
         if report is not None:
             ctx.report = report
         metrics = task.run(regularizer, ctx)
@@ -117,10 +124,11 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
         trace = traceback.format_exc()[-4000:]
     return {
         "record_version": RECORD_VERSION,
-        "id": uuid.uuid4().hex[:12],
+        "id": record_id,
         "config_hash": config.config_hash,
         **config.key(),
         "metrics": metrics,
+        "artifacts": f"figures/{record_id}" if artifacts.exists() else None,
         "status": status,
         "error": error,
         "traceback": trace,

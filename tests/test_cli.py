@@ -1,6 +1,7 @@
 import pytest
 
 from conftest import run_cli
+from regbench import TASKS
 from regbench.cli import main
 
 
@@ -57,5 +58,6 @@ def test_leaderboard_markdown_and_csv(store_dir, tmp_path):
     assert "## digits_ae" in text and "| eccentric | defaults |" in text and "(2)" in text
     assert "by regbench 0.1.0" in text
     csv = run_cli("leaderboard", "--format", "csv").stdout
-    assert csv.splitlines()[0] == "task,reg,config,metric,mean,std,n"
-    assert len(csv.splitlines()) == 1 + 2 * 4
+    assert csv.splitlines()[0].startswith("task,reg,config,metric,direction,mean,std,n,ci_low")
+    task = TASKS.get("digits_ae")
+    assert len(csv.splitlines()) == 1 + 2 * len({**task.metrics, **task.cross_run_metrics})

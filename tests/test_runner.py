@@ -49,7 +49,7 @@ def test_record_has_resolved_hyperparameters_versions_and_device():
     assert record["reg_params"] == {}
     assert set(record["versions"]) == {"python", "torch", "regbench", "git_commit"}
     assert record["device"].startswith("cpu") and record["wall_time_s"] > 0
-    assert set(record["metrics"]) == {"test_mse", "cov_trace_per_d", "eccentricity", "knn_error"}
+    assert {"test_mse", "cov_trace_per_d", "eccentricity", "knn_error"} <= set(record["metrics"])
 
 
 def test_regularizer_shrinks_latent_trace_towards_d():

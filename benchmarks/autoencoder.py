@@ -1,0 +1,144 @@
+"""Training throughput of the autoencoder tasks: the in-memory pipeline against a torchvision DataLoader.
+
+In-memory: the task's uint8 tensors on the device, minibatches by indexing (what ``regbench run``
+does). DataLoader: a plain ``torch.utils.data.DataLoader`` over torchvision datasets of the same
+files, decoded and transformed per item with PIL (MNIST: ``torchvision.datasets.MNIST`` on a copy
+of the ``.gz`` files in a temporary directory, ``Pad(2)``; CelebA: the training-split JPEGs with
+``CenterCrop(140)``, ``Resize(64, Lanczos)``). Both feed the same training step
+(``AutoencoderTask.train_epoch``, eccentric regularizer, batch 100) for ``--batches`` minibatches
+after one warm-up batch; images per second include data loading. ``--channels-last`` / ``--bf16``
+train with those options, after checking that they give the default fp32 losses within tolerance
+(2e-3 / 5e-2 relative) on the same batches from the same initial weights. Data from $REGBENCH_DATA.
+
+    python benchmarks/autoencoder.py [--tasks mnist_ae celeba_ae] [--batches 20] [--device cpu]
+                                     [--channels-last] [--bf16] [--workers 0]
+"""
+import argparse
+import itertools
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from regbench import create_regularizer, create_task
+from regbench.datasets.celeba import celeba_folder, folder_index
+from regbench.datasets.mnist import mnist_files
+from regbench.tasks.base import RunContext
+from regbench.training import minibatches
+
+
+class CelebaFiles(Dataset):
+    """The training-split JPEGs, decoded per item (a plain torchvision-style dataset)."""
+
+    def __init__(self, transform):
+        from PIL import Image
+        self.open, self.transform = Image.open, transform
+        folder = celeba_folder()
+        files, partition, _, _ = folder_index(folder)
+        self.paths = [folder / "img_align_celeba" / f for f, p in zip(files, partition) if p == 0]
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        with self.open(self.paths[i]) as image:
+            return self.transform(image.convert("RGB")), 0
+
+
+def torchvision_dataset(task: str, workdir: str) -> Dataset:
+    from torchvision import datasets, transforms
+    if task == "mnist_ae":
+        raw = Path(workdir) / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        for path in mnist_files().values():
+            shutil.copy(path, raw)
+        return datasets.MNIST(workdir, download=True, transform=transforms.Compose(
+            [transforms.Pad(2), transforms.ToTensor()]))  # local files: extracted, not downloaded
+    return CelebaFiles(transforms.Compose([transforms.CenterCrop(140), transforms.Resize(
+        64, interpolation=transforms.InterpolationMode.LANCZOS), transforms.ToTensor()]))
+
+
+def forever(loader):
+    while True:
+        yield from loader
+
+
+def model_and_optimizer(task, device, seed=0):
+    torch.manual_seed(seed)
+    model = task.build(create_regularizer("eccentric").to(device), "codes", device)
+    return model, torch.optim.Adam(model.parameters(), lr=task.lr, weight_decay=task.weight_decay)
+
+
+def images_per_second(task, batches, n: int, device) -> float:
+    model, optimizer = model_and_optimizer(task, device)
+    task.train_epoch(model, "codes", optimizer, itertools.islice(batches, 1), 0)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    task.train_epoch(model, "codes", optimizer, itertools.islice(batches, n), 0)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n * task.batch_size / (time.perf_counter() - start)
+
+
+def losses(task, x: torch.Tensor, device, steps: int = 3) -> list[float]:
+    """Losses on a fixed batch: at initialisation and after each of ``steps`` training steps on it."""
+    model, optimizer = model_and_optimizer(task, device)
+    out = []
+    for _ in range(steps + 1):
+        model.eval()
+        with torch.no_grad():
+            xb = task.prepare(x)
+            out.append(float(task.reconstruction_loss(model.decode(model.encode(xb, sample=False)[0]), xb)))
+        task.train_epoch(model, "codes", optimizer, [x], 0)
+    return out
+
+
+def check_options(name, options: dict, x, device) -> None:
+    reference = losses(create_task(name), x, device)
+    for option, tolerance in (("channels_last", 2e-3), ("autocast", 5e-2)):
+        if option in options:
+            got = losses(create_task(name, **{option: options[option]}), x, device)
+            worst = max(abs(a - b) / abs(a) for a, b in zip(reference, got))
+            print(f"  {option}={options[option]}: losses {['%.4g' % v for v in got]} vs fp32 "
+                  f"{['%.4g' % v for v in reference]}, max relative difference {worst:.2e} "
+                  f"({'ok' if worst <= tolerance else 'FAILED'}, tolerance {tolerance:g})")
+            if worst > tolerance:
+                raise SystemExit(1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=["mnist_ae", "celeba_ae"])
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    options = {**({"channels_last": True} if args.channels_last else {}),
+               **({"autocast": "bf16"} if args.bf16 else {})}
+    for name in args.tasks:
+        task = create_task(name, **options)
+        data = task.load(RunContext(seed=0)).to(device)
+        print(f"{name} ({device}, options: {options or 'none'}, {args.batches} batches of {task.batch_size})")
+        check_options(name, options, data.x_train[:task.batch_size], device)
+        generator = torch.Generator().manual_seed(0)
+        in_memory = (data.x_train[b] for b in itertools.cycle(
+            minibatches(len(data.x_train), task.batch_size, generator, device)))
+        fast = images_per_second(task, in_memory, args.batches, device)
+        del data
+        with tempfile.TemporaryDirectory() as workdir:
+            loader = DataLoader(torchvision_dataset(name, workdir), batch_size=task.batch_size, shuffle=True,
+                                num_workers=args.workers, pin_memory=device.type == "cuda")
+            plain = images_per_second(task, (x.to(device, non_blocking=True) for x, _ in forever(loader)),
+                                      args.batches, device)
+        print(f"  in-memory {fast:.1f} images/s, DataLoader {plain:.1f} images/s, ratio {fast / plain:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The eccentric paper's figures (seed 000) as PNG files, with matplotlib.
+
+Per run (written by the autoencoder tasks into the run's artifacts directory):
+- ``latent_scatter``: test codes on the first two principal axes (Figure 3);
+- ``spectrum``: eigenvalues of the latent covariance in decreasing order (Figure 5);
+- ``eigen_images``: images decoded at mean ± 2√λ_k·e_k along the principal axes (Figures 6–7).
+Across runs: ``generation_vs_eccentricity``, a generation metric against ε (Figure 10), and a
+markdown index ``<task>_figures.md`` linking every run's figures, both into a results store::
+
+    python -m regbench.figures --results DIR --task mnist_ae [--metric fcd_fitted]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def _save(fig: Figure, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path.name
+
+
+def latent_scatter(codes: np.ndarray, labels: np.ndarray | None, path: Path) -> str:
+    """``codes``: n × 2 coordinates on the first two principal axes; ``labels`` colour them."""
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
+    points = ax.scatter(codes[:, 0], codes[:, 1], s=3, c=labels, cmap="tab10" if labels is not None else None)
+    if labels is not None:
+        fig.colorbar(points, ax=ax)
+    ax.set(xlabel="p1", ylabel="p2", title="test codes on the principal axes", aspect="equal")
+    return _save(fig, path)
+
+
+def spectrum(eigenvalues, path: Path) -> str:
+    fig = Figure(figsize=(4.5, 3.2))
+    ax = fig.subplots()
+    ax.plot(np.arange(1, len(eigenvalues) + 1), eigenvalues, marker="o", ms=3)
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set(xlabel="principal component", ylabel="eigenvalue", title="latent covariance spectrum")
+    return _save(fig, path)
+
+
+def eigen_images(images: np.ndarray, path: Path) -> str:
+    """``images``: 2 × K × C × H × W in [0, 1]; rows mean + and mean − along each axis."""
+    rows, count = images.shape[:2]
+    fig = Figure(figsize=(1.1 * count, 1.2 * rows))
+    for (r, k), ax in np.ndenumerate(np.array(fig.subplots(rows, count, squeeze=False))):
+        picture = images[r, k].transpose(1, 2, 0)
+        ax.imshow(picture[..., 0] if picture.shape[2] == 1 else picture, cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if r == 0:
+            ax.set_title(f"p{k + 1}", fontsize=8)
+    fig.axes[0].set_ylabel("+2σ")
+    fig.axes[count].set_ylabel("−2σ")
+    return _save(fig, path)
+
+
+def generation_vs_eccentricity(records: list[dict], metric: str, path: Path) -> str:
+    fig = Figure(figsize=(5, 3.8))
+    ax = fig.subplots()
+    for reg in sorted({r["reg"] for r in records}):
+        points = [(r["metrics"]["eccentricity"], r["metrics"][metric]) for r in records
+                  if r["reg"] == reg and metric in r["metrics"]]
+        if points:
+            ax.scatter(*zip(*points), label=reg)
+    ax.set(xlabel="eccentricity ε", ylabel=metric, title=f"{metric} against ε")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def index_markdown(records: list[dict], task: str) -> str:
+    """A table linking each run's figures (paths relative to the store directory)."""
+    lines = [f"# Figures: {task}", "", "| regularizer | seed | config | figures |", "|---|---|---|---|"]
+    for r in records:
+        links = " ".join(f"[{Path(name).stem}]({r['artifacts']}/{name})"
+                         for name in r["metrics"].get("figures", []))
+        params = ", ".join(f"{k}={v}" for k, v in {**r["task_params"], **r["reg_params"]}.items()
+                           if k in ("d", "lam", "mu", "epochs", "train_size"))
+        lines.append(f"| {r['reg']} | {r['seed']} | {params} | {links} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .store import ResultsStore
+    parser = argparse.ArgumentParser(description="Cross-run figures and an index of run figures.")
+    parser.add_argument("--results", help="results store directory")
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--metric", default="fcd_fitted", help="generation metric for Figure 10")
+    args = parser.parse_args(argv)
+    store = ResultsStore(args.results)
+    records = [r for r in store.records() if r["task"] == args.task and r["status"] == "ok"]
+    figure = f"figures/{args.task}_{args.metric}_vs_eccentricity.png"
+    generation_vs_eccentricity(records, args.metric, store.directory / figure)
+    index = store.directory / f"{args.task}_figures.md"
+    index.write_text(index_markdown([r for r in records if r.get("artifacts")], args.task)
+                     + f"\nAcross runs: [{args.metric} against ε]({figure})\n")
+    print(f"Wrote {store.directory / figure} and {index} ({len(records)} runs)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Trials as Ray Tune trials, with their records written to the driver's results store.
+
+Each trial runs :func:`regbench.runner.execute` with resources ``{"cpu", "gpu"}`` on whichever
+node Ray places it, forwards the task's intermediate metrics to Tune (``RunContext.report``) and
+finally reports its whole run record. A driver-side callback appends that record to the results
+store as soon as Tune receives it, so records reach the driver's store from every node and
+nothing reported is lost when a worker node (or a later trial) dies. Import this module only
+inside :func:`regbench.cluster.ray_session`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import ray
+import torch
+from ray import tune
+
+from .errors import RegbenchError
+from .grid import labels
+from .registry import load_plugin
+from .runner import RunConfig, execute, prepare
+from .store import ResultsStore
+
+
+def trainable(config: dict, plugins: list[str], cwd: str, resources: dict, required: list[str],
+              results_dir: str):
+    """One trial on a Ray worker: the configuration is re-validated there, then executed (files
+    the task writes go under ``results_dir``, on the worker's node)."""
+    if os.path.isdir(cwd):  # same paths as the driver (and its plugins) where the node shares them
+        os.chdir(cwd)
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+    for module in plugins:
+        load_plugin(module)
+    torch.set_num_threads(max(1, int(resources["cpu"])))
+    trial = config["trial"]
+    run = prepare(trial["task"], trial["reg"], trial["settings"], trial["seed"])
+    padding = dict.fromkeys(required, math.nan)  # Tune wants its metric in every report
+
+    def report(step: int, metrics: dict) -> None:
+        tune.report({**padding, **numeric(metrics), "step": step, "outcome": "running"})
+
+    record = execute(run, device="cuda" if resources["gpu"] else "cpu", report=report,
+                     results_dir=results_dir)
+    tune.report({**padding, **numeric(record["metrics"]), "outcome": record["status"],
+                 "record_json": json.dumps(record)})
+
+
+def numeric(metrics: dict) -> dict:
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class RecordWriter(tune.Callback):
+    """Appends each trial's record to the store on the driver, once per Tune trial (a trial that
+    Tune restarts after losing its node reports again)."""
+
+    def __init__(self, store: ResultsStore):
+        self.store = store
+        self.written: dict[str, dict] = {}
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if "record_json" in result and trial.trial_id not in self.written:
+            self.written[trial.trial_id] = json.loads(result["record_json"])
+            self.store.append(self.written[trial.trial_id])
+
+
+def settings_of(config: RunConfig) -> dict:
+    """The ``task.``/``reg.``-qualified settings that ``prepare`` resolves back to ``config``."""
+    return {**{f"task.{k}": v for k, v in config.task_params.items()},
+            **{f"reg.{k}": v for k, v in config.reg_params.items()}}
+
+
+def run_tune(param_space: dict, *, store: ResultsStore, name: str, resources: dict,
+             metric: str | None = None, mode: str | None = None, plugins=(), quiet: bool = False,
+             num_samples: int = 1, scheduler=None, parameter_columns=None) -> list[dict]:
+    """Run a Tune experiment of ``trainable``; returns the records it wrote."""
+    available = ray.cluster_resources()
+    for kind, need in (("CPU", resources["cpu"]), ("GPU", resources["gpu"])):
+        if need > available.get(kind, 0):
+            raise RegbenchError(f"each trial asks for {need:g} {kind} but the Ray cluster has "
+                                f"{available.get(kind, 0):g}: lower --{kind.lower()}")
+    writer = RecordWriter(store)
+    function = tune.with_parameters(trainable, plugins=list(plugins), cwd=os.getcwd(),
+                                    resources=resources, required=[metric] if metric else [],
+                                    results_dir=str(Path(store.directory).resolve()))
+    columns = {"outcome": "outcome", **({metric: metric} if metric else {})}
+    reporter = tune.CLIReporter(metric_columns=columns, max_report_frequency=30,
+                                parameter_columns=parameter_columns or {"trial/seed": "seed"})
+    tuner = tune.Tuner(
+        tune.with_resources(function, {"cpu": resources["cpu"], "gpu": resources["gpu"]}),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=metric if mode else None, mode=mode, num_samples=num_samples,
+            scheduler=scheduler, reuse_actors=True, trial_dirname_creator=lambda t: t.trial_id,
+            trial_name_creator=lambda t: t.config["trial"].get("name") or t.trial_id),
+        run_config=tune.RunConfig(
+            name=f"{name}_{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(Path(
+                store.directory, "tune").resolve()), verbose=0 if quiet else 1, callbacks=[writer],
+            progress_reporter=reporter, failure_config=tune.FailureConfig(max_failures=1)))
+    tuner.fit()
+    return list(writer.written.values())
+
+
+def run_grid(configs: list[RunConfig], **options) -> list[dict]:
+    """Run every configuration once (a Tune grid search over the list)."""
+    names = labels([{**c.task_params, **c.reg_params} for c in configs],
+                   [(c.task, c.reg) for c in configs])
+    trials = [{"task": c.task, "reg": c.reg, "settings": settings_of(c), "seed": c.seed,
+               "name": " ".join(filter(None, [c.task, c.reg, label]))}
+              for c, label in zip(configs, names)]
+    return run_tune({"trial": tune.grid_search(trials)}, **options)

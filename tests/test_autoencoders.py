@@ -1,0 +1,130 @@
+"""The shared autoencoder pipeline: digits_ae end to end, mnist_ae and celeba_ae on tiny stand-in data."""
+import math
+
+import pytest
+import torch
+
+from regbench import create_regularizer, create_task
+from regbench.datasets.celeba import CelebA
+from regbench.errors import RegbenchError
+from regbench.metrics import classifier as classifier_module
+from regbench.metrics.alignment import angle_aligned_deg, angle_raw_deg
+from regbench.models.ae_celeba import celeba_decoder, celeba_encoder
+from regbench.models.ae_mnist import mnist_decoder, mnist_encoder
+from regbench.runner import execute, prepare
+from regbench.tasks import celeba_ae, mnist_ae
+from regbench.tasks.base import RunContext
+
+QUICK = {"gen_samples": 0, "align_samples": 0, "figures": False, "layer_geometry": False}
+
+
+@pytest.fixture(autouse=True)
+def quick_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("REGBENCH_FID_WEIGHTS", raising=False)
+    monkeypatch.setattr(classifier_module, "STEPS", 5)
+
+
+@pytest.fixture
+def tiny_mnist(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    digits = torch.randint(0, 256, (260, 1, 28, 28), generator=g, dtype=torch.uint8)
+    x = torch.nn.functional.pad(digits, [2] * 4)
+    y = torch.arange(260) % 10
+    monkeypatch.setattr(mnist_ae, "load_mnist", lambda: (x[:200], y[:200], x[200:], y[200:]))
+
+
+@pytest.fixture
+def tiny_celeba(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    attributes = torch.randint(0, 2, (40, 40), generator=g, dtype=torch.int8)
+    attributes[32:] = -1  # like the offline subset: no attribute rows outside the training split
+    data = CelebA(torch.randint(0, 256, (40, 3, 64, 64), generator=g, dtype=torch.uint8),
+                  torch.tensor([0] * 32 + [1] * 4 + [2] * 4), attributes, [f"A{i}" for i in range(40)])
+    monkeypatch.setattr(celeba_ae, "load_celeba", lambda: data)
+
+
+def run(task, reg, ctx=None, **params):
+    return create_task(task, **params).run(create_regularizer(reg), ctx or RunContext(seed=0, quiet=True))
+
+
+def test_paper_architectures_shapes():
+    x = torch.rand(3, 1, 32, 32)
+    assert mnist_encoder(8)(x).shape == (3, 8)
+    out = mnist_decoder(8).eval()(torch.randn(3, 8))
+    assert out.shape == (3, 1, 32, 32) and out[..., :2, :].abs().max() == 0 and out[..., 2:30, 2:30].min() > 0
+    assert celeba_encoder(128)(torch.rand(2, 3, 64, 64)).shape == (2, 128)
+    assert celeba_decoder(64).eval()(torch.randn(2, 64)).shape == (2, 3, 64, 64)
+
+
+def test_digits_run_records_figures_alignment_and_generation(tmp_path):
+    config = prepare("digits_ae", "eccentric", {"epochs": 2, "gen_samples": 200}, seed=0)
+    record = execute(config, results_dir=tmp_path)
+    assert record["status"] == "ok", record["error"]
+    metrics = record["metrics"]
+    assert record["artifacts"] == f"figures/{record['id']}"
+    for name in metrics["figures"]:
+        assert (tmp_path / record["artifacts"] / name).stat().st_size > 1000
+    assert len(metrics["latent.spectrum"]) == 8 and metrics["eccentricity"] >= 0
+    assert math.isfinite(metrics["fcd"]) and math.isfinite(metrics["fcd_normal"])
+    assert metrics["fcd_setup"]["samples"] == 200 and "FID skipped" in metrics["fid_note"]
+    assert "fid" not in metrics
+    other = execute(prepare("digits_ae", "eccentric", {"epochs": 2, **QUICK, "align_samples": 1000}, seed=1))
+    records = [record, other]
+    assert 0 <= angle_aligned_deg(records) <= angle_raw_deg(records) <= 180
+
+
+@pytest.mark.parametrize("reg, target", [("kl_gauss", "posterior"), ("vmf", "posterior"), ("mhe", "weights"),
+                                         ("none", "codes")])
+def test_encoder_head_follows_the_regularizer(reg, target):
+    metrics = run("digits_ae", reg, epochs=1, **QUICK)
+    assert metrics["target"] == target and math.isfinite(metrics["test_mse"])
+
+
+def test_nan_loss_is_recorded_as_diverged_with_epoch(monkeypatch):
+    from regbench.regularizers.eccentric import Eccentric
+    monkeypatch.setattr(Eccentric, "forward", lambda self, z: z.sum() * float("nan"))
+    record = execute(prepare("digits_ae", "eccentric", {"epochs": 2, **QUICK}))
+    assert record["status"] == "diverged" and "epoch 0" in record["error"]
+
+
+def test_too_small_latent_dimension_fails_before_training():
+    with pytest.raises(RegbenchError, match="d ≥ 2"):
+        prepare("mnist_ae", "vmf", {"d": 1})
+
+
+def test_mnist_ae_pipeline(tiny_mnist, tmp_path):
+    ctx = RunContext(seed=0, quiet=True, artifacts_dir=tmp_path / "run")
+    metrics = run("mnist_ae", "eccentric", ctx, epochs=1, train_size=100, gen_samples=50, knn_repeats=2,
+                  channels_last=True)
+    assert {"knn_error_10", "knn_error_100", "fcd", "fcd_normal"} <= set(metrics)
+    assert "knn_error_1000" not in metrics  # larger than the 200 labelled codes
+    assert 0 <= metrics["knn_error_100"] <= 1 and metrics["cov_trace_per_d"] > 0
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["eigen_images.png", "latent_scatter.png",
+                                                                  "spectrum.png"]
+    assert len(metrics["alignment_codes"]["test"]) == 60
+
+
+def trained_mse(**options) -> float:
+    """Reconstruction MSE after two training steps from the same initial weights."""
+    task = create_task("mnist_ae", **options)
+    torch.manual_seed(0)
+    model = task.build(create_regularizer("eccentric"), "codes", torch.device("cpu"))
+    x = torch.randint(0, 256, (100, 1, 32, 32), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    task.train_epoch(model, "codes", torch.optim.Adam(model.parameters(), lr=1e-3), [x, x], 0)
+    return task.evaluate(model, x)
+
+
+def test_channels_last_and_bf16_match_the_default():
+    base = trained_mse()
+    assert trained_mse(channels_last=True) == pytest.approx(base, rel=2e-3)
+    assert trained_mse(autocast="bf16") == pytest.approx(base, rel=0.05)
+
+
+def test_celeba_ae_pipeline_with_held_out_attributes(tiny_celeba):
+    metrics = run("celeba_ae", "eccentric", d=8, epochs=1, train_size=4, batch_size=2, gen_samples=8,
+                  align_samples=4, figures=False)
+    assert metrics["attr_setup"] == {"fit": 24, "test": 8, "test_images": "held-out training images"}
+    for name in ("attr_error_dt1", "attr_error_dt8", "attr_error_knn20", "attr_error_majority"):
+        assert 0 <= metrics[name] <= 1
+    assert math.isfinite(metrics["fcd"]) and metrics["fcd_setup"]["reference"] == "test split, 4 images"
