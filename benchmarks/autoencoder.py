@@ -6,16 +6,18 @@ files, decoded and transformed per item with PIL (MNIST: ``torchvision.datasets.
 of the ``.gz`` files in a temporary directory, ``Pad(2)``; CelebA: the training-split JPEGs with
 ``CenterCrop(140)``, ``Resize(64, Lanczos)``). Both feed the same training step
 (``AutoencoderTask.train_epoch``, eccentric regularizer, batch 100) for ``--batches`` minibatches
-after one warm-up batch; images per second include data loading. ``--channels-last`` / ``--bf16``
+after one warm-up batch, alternately for ``--rounds`` rounds (medians reported, so that load from
+other processes hits both alike); images per second include data loading. ``--channels-last`` / ``--bf16``
 train with those options, after checking that they give the default fp32 losses within tolerance
 (2e-3 / 5e-2 relative) on the same batches from the same initial weights. Data from $REGBENCH_DATA.
 
-    python benchmarks/autoencoder.py [--tasks mnist_ae celeba_ae] [--batches 20] [--device cpu]
-                                     [--channels-last] [--bf16] [--workers 0]
+    python benchmarks/autoencoder.py [--tasks mnist_ae celeba_ae] [--batches 20] [--rounds 3]
+                                     [--device cpu] [--channels-last] [--bf16] [--workers 0]
 """
 import argparse
 import itertools
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -114,6 +116,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["mnist_ae", "celeba_ae"])
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements of each pipeline")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--bf16", action="store_true")
@@ -130,14 +133,15 @@ def main():
         generator = torch.Generator().manual_seed(0)
         in_memory = (data.x_train[b] for b in itertools.cycle(
             minibatches(len(data.x_train), task.batch_size, generator, device)))
-        fast = images_per_second(task, in_memory, args.batches, device)
-        del data
         with tempfile.TemporaryDirectory() as workdir:
             loader = DataLoader(torchvision_dataset(name, workdir), batch_size=task.batch_size, shuffle=True,
                                 num_workers=args.workers, pin_memory=device.type == "cuda")
-            plain = images_per_second(task, (x.to(device, non_blocking=True) for x, _ in forever(loader)),
-                                      args.batches, device)
-        print(f"  in-memory {fast:.1f} images/s, DataLoader {plain:.1f} images/s, ratio {fast / plain:.2f}")
+            plain = (x.to(device, non_blocking=True) for x, _ in forever(loader))
+            rates = [(images_per_second(task, in_memory, args.batches, device),
+                      images_per_second(task, plain, args.batches, device)) for _ in range(args.rounds)]
+        fast, slow = (statistics.median(r) for r in zip(*rates))
+        print(f"  in-memory {fast:.1f} images/s, DataLoader {slow:.1f} images/s, ratio {fast / slow:.2f} "
+              f"(medians of {args.rounds} alternating rounds)")
 
 
 if __name__ == "__main__":

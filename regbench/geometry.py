@@ -24,11 +24,16 @@ MAX_ROWS = 2000
 
 
 def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues of the sample covariance of the rows of ``z``, in decreasing order (float64)."""
+    """The d eigenvalues of the sample covariance of the rows of ``z``, decreasing (float64).
+
+    With fewer rows than dimensions the nonzero ones come from the smaller n×n Gram matrix of
+    the centred rows (same nonzero spectrum), padded with zeros."""
     z = z.detach().double()
+    n, d = z.shape
     centred = z - z.mean(0)
-    cov = centred.T @ centred / max(len(z) - 1, 1)
-    return torch.linalg.eigvalsh(cov).flip(0).clamp_min(0)
+    small = centred @ centred.T if n < d else centred.T @ centred
+    eig = torch.linalg.eigvalsh(small / max(n - 1, 1)).flip(0).clamp_min(0)
+    return torch.cat([eig, eig.new_zeros(d - len(eig))])
 
 
 def eccentricity(spectrum: torch.Tensor) -> float:

@@ -57,3 +57,10 @@ def test_layer_diagnostics_average_over_layers():
     assert set(out["layers"]) == {"a", "b"}
     assert out["weights.min_angle_deg"] == pytest.approx(
         (out["layers"]["a"]["min_angle_deg"] + out["layers"]["b"]["min_angle_deg"]) / 2)
+
+
+def test_spectrum_with_fewer_rows_than_dimensions_matches_full_covariance():
+    from regbench.geometry import covariance_spectrum
+    z = torch.randn(5, 9, dtype=torch.float64)
+    full = torch.linalg.eigvalsh(torch.cov(z.T)).flip(0).clamp_min(0)
+    assert torch.allclose(covariance_spectrum(z), full, atol=1e-12)
