@@ -78,7 +78,8 @@ def main():
         through_ray = grid_seconds(configs, args.cpus, directory)
         record = next(ResultsStore(directory).records())
         append = append_seconds(record, os.path.join(directory, "appends"))
-    print(f"{args.trials} trials of sphere × eccentric (n=20, 5 steps), {args.cpus} CPU(s) for Ray:")
+    print(f"{args.trials} trials of sphere × eccentric (n=20, 5 steps), "
+          f"{args.cpus} CPU(s) for Ray:")
     print(f"  direct execute: median {direct * 1e3:.1f} ms per trial")
     print(f"  regbench grid:  {through_ray * 1e3:.1f} ms per trial ({through_ray / direct:.1f}× "
           f"direct; harness overhead {(through_ray - direct) * 1e3:.1f} ms per trial)")
@@ -87,7 +88,8 @@ def main():
     for name, build in (("markdown", to_markdown), ("csv", to_csv)):
         start = time.perf_counter()
         text = build(records)
-        print(f"leaderboard {name} of {len(records):,} records: {time.perf_counter() - start:.2f} s "
+        seconds = time.perf_counter() - start
+        print(f"leaderboard {name} of {len(records):,} records: {seconds:.2f} s "
               f"({len(text.splitlines()):,} lines)")
 
 

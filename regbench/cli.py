@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import MODULE to register its regularizers/tasks (repeatable)")
     common.add_argument("--results", metavar="DIR",
                         help="results store directory (default $REGBENCH_RESULTS or ~/.local/share/regbench)")
+    common.add_argument("--data-dir", metavar="DIR",
+                        help="datasets directory, read-only (sets $REGBENCH_DATA; see README)")
     parser = argparse.ArgumentParser(prog="regbench", parents=[common],
                                      description="Compare diversity regularizers on equal terms.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.data_dir:
+        os.environ["REGBENCH_DATA"] = args.data_dir  # inherited by local workers
     try:
         for module in args.plugin:
             load_plugin(module)

@@ -61,7 +61,7 @@ def ray_session(address: str | None = None, quiet: bool = False, **local_options
     elif not reachable(address):  # ray.init would retry for minutes
         raise RegbenchError(f"cannot reach a Ray cluster at {address} (start one with `ray start "
                             f"--head`, and give the address it prints)")
-    ray.init(address=address, **options)
+    ray.init(address=address or "local", **options)  # "local": never attach to a cluster found here
     try:
         yield ray
     finally:

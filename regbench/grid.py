@@ -173,7 +173,8 @@ class Grid:
         classes = owners(key, tasks, regs)
         if not classes:
             raise RegbenchError(f"{where}: no task or regularizer of this grid has a hyperparameter "
-                                f"'{key}' (tasks: {', '.join(tasks)}; regularizers: {', '.join(regs)})")
+                                f"'{key}' (tasks: {', '.join(tasks)}; "
+                                f"regularizers: {', '.join(regs)})")
         values = value if isinstance(value, list) else [value]
         if is_range(value):
             values = range_bounds(value, f"{where}: {key}")
@@ -210,8 +211,8 @@ class Grid:
                         config = prepare(task, reg, values, seed)
                     except RegbenchError as exc:
                         label = ", ".join(f"{k}={v}" for k, v in values.items())
-                        raise RegbenchError(f"{self.where('grid')}: trial {task} × {reg} "
-                                            f"({label or 'defaults'}; seed {seed}): {exc}") from None
+                        raise RegbenchError(f"{self.where('grid')}: trial {task} × {reg} ("
+                                            f"{label or 'defaults'}; seed {seed}): {exc}") from None
                     configs.setdefault(config.config_hash, config)
         return list(configs.values())
 
@@ -367,7 +368,8 @@ def _table(data: dict, key: str, where: Locator) -> dict:
 
 def _typed(value, kind, where: Locator, section: str, key: str):
     if value is not None and not isinstance(value, kind):
-        raise RegbenchError(f"{where(section, key)}: {key} must be a {kind.__name__}, got {value!r}")
+        raise RegbenchError(f"{where(section, key)}: {key} must be a {kind.__name__}, "
+                            f"got {value!r}")
     return value
 
 

@@ -81,7 +81,9 @@ def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: i
     task_params, reg_params = split_settings(task_cls, reg_cls, settings or {})
     resolved_task = task_cls.resolve(task_params)
     resolved_reg = reg_cls.resolve(reg_params)
-    task_cls(**resolved_task).check_compatible(reg_cls)
+    task = task_cls(**resolved_task)
+    task.check_compatible(reg_cls)
+    task.check_data()
     return RunConfig(task, reg, resolved_task, resolved_reg, seed)
 
 

@@ -27,8 +27,9 @@ def validation_metric(grid: Grid, task: str) -> tuple[str, str]:
     declared = TASKS.get(task).metrics
     name = grid.select or next((m for m in declared if m.startswith("val_")), None)
     if name is None:
-        raise RegbenchError(f"tuning mode selects on a validation metric, and task '{task}' has none "
-                            f"(no val_* metric); tune a task that reports one, or set [grid] select")
+        raise RegbenchError(f"tuning mode selects on a validation metric, and task '{task}' has "
+                            f"none (no val_* metric); tune a task that reports one, or set "
+                            f"[grid] select")
     if declared.get(name) not in ("min", "max"):
         raise RegbenchError(f"task '{task}' declares no min/max direction for '{name}'")
     return name, declared[name]
@@ -91,10 +92,12 @@ def tune_grid(grid: Grid, store: ResultsStore, algorithm: str, samples: int, *, 
     print(f"Tuning {grid.name}: {algorithm} search, {samples} trials per regularizer on seed "
           f"{grid.seeds[0]}, then the selected configuration on {len(grid.seeds)} seeds.")
     for (task, reg), settings in plan.items():
-        print(f"  {task} × {reg}: select on {select[task][0]}; space {searched(settings) or '(none)'}")
+        space = searched(settings) or "(none)"
+        print(f"  {task} × {reg}: select on {select[task][0]}; space {space}")
     if dry_run:
         return []
-    search_store = ResultsStore(store.directory / "tuning" / grid.name / time.strftime("%Y%m%d-%H%M%S"))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    search_store = ResultsStore(store.directory / "tuning" / grid.name / stamp)
     from .cluster import ray_session
     with ray_session(address, quiet=quiet):
         from .scheduler import run_grid
@@ -112,7 +115,8 @@ def tune_grid(grid: Grid, store: ResultsStore, algorithm: str, samples: int, *, 
         params = b["task_params"] | b["reg_params"]
         chosen = {k: params[k.rpartition(".")[2]] for k in searched(plan[task, reg])}
         value = b["metrics"][select[task][0]]
-        print(f"  selected {task} × {reg}: {select[task][0]}={value:.4g} with {chosen or 'defaults'}")
+        print(f"  selected {task} × {reg}: {select[task][0]}={value:.4g} "
+              f"with {chosen or 'defaults'}")
         selected.append({"task": task, "reg": reg, "select": select[task][0], "value": value,
                          "searched": chosen, "record": b["id"], "task_params": b["task_params"],
                          "reg_params": b["reg_params"]})

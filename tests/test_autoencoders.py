@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from regbench import create_regularizer, create_task
+from regbench import create_regularizer, create_task, figures
 from regbench.datasets.celeba import CelebA
 from regbench.errors import RegbenchError
 from regbench.metrics import classifier as classifier_module
@@ -12,6 +12,7 @@ from regbench.metrics.alignment import angle_aligned_deg, angle_raw_deg
 from regbench.models.ae_celeba import celeba_decoder, celeba_encoder
 from regbench.models.ae_mnist import mnist_decoder, mnist_encoder
 from regbench.runner import execute, prepare
+from regbench.store import ResultsStore
 from regbench.tasks import celeba_ae, mnist_ae
 from regbench.tasks.base import RunContext
 
@@ -72,6 +73,12 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     other = execute(prepare("digits_ae", "eccentric", {"epochs": 2, **QUICK, "align_samples": 1000}, seed=1))
     records = [record, other]
     assert 0 <= angle_aligned_deg(records) <= angle_raw_deg(records) <= 180
+    store = ResultsStore(tmp_path)
+    for r in records:
+        store.append(r)
+    figures.main(["--results", str(tmp_path), "--task", "digits_ae", "--metric", "fcd"])
+    assert (tmp_path / "figures" / "digits_ae_fcd_vs_eccentricity.png").exists()
+    assert f"figures/{record['id']}/spectrum.png" in (tmp_path / "digits_ae_figures.md").read_text()
 
 
 @pytest.mark.parametrize("reg, target", [("kl_gauss", "posterior"), ("vmf", "posterior"), ("mhe", "weights"),

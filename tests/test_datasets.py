@@ -109,6 +109,19 @@ def test_celeba_checksum_mismatch_and_missing_image(dirs):
         celeba.load_celeba()
 
 
+def test_full_celeba_goes_through_torchvision_and_its_checksums(tmp_path, monkeypatch):
+    try:
+        import torchvision.datasets  # noqa: F401
+    except Exception as exc:  # absent, or not matching this torch build
+        pytest.skip(f"torchvision is not usable here: {type(exc).__name__}")
+    monkeypatch.setenv("REGBENCH_DATA", str(tmp_path))
+    folder = make_celeba(tmp_path)
+    for name in celeba.FULL_ONLY:
+        (folder / name).write_text("not the original file\n")
+    with pytest.raises(RegbenchError, match="CelebA in .*corrupted"):
+        celeba.load_celeba()
+
+
 def test_celeba_absent_offline(dirs):
     with pytest.raises(RegbenchError, match="celeba/list_eval_partition.txt not found"):
         celeba.load_celeba()

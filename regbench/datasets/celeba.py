@@ -63,7 +63,7 @@ def torchvision_index(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray, 
     files = [name for part in parts for name in part.filename]
     partition = np.concatenate([np.full(len(part.filename), i) for i, part in enumerate(parts)])
     attributes = torch.cat([part.attr for part in parts]).numpy().astype(np.int8)
-    return files, partition, attributes, [n for n in parts[0].attr_names if n]
+    return files, partition, attributes, list(parts[0].attr_names)
 
 
 def folder_index(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:

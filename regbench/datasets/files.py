@@ -22,8 +22,9 @@ def md5(path: Path) -> str:
 
 
 def check_md5(path: Path, expected: str) -> None:
-    if md5(path) != expected:
-        raise RegbenchError(f"{path} is corrupt (md5 {md5(path)}, expected {expected}); "
+    found = md5(path)
+    if found != expected:
+        raise RegbenchError(f"{path} is corrupt (md5 {found}, expected {expected}); "
                             f"replace it with a fresh copy")
 
 
@@ -38,5 +39,5 @@ def find(relative: str) -> Path | None:
 def missing(relative: str, what: str, reason: str) -> RegbenchError:
     """The error for a dataset file that is absent and could not be downloaded."""
     return RegbenchError(f"{what}: {relative} not found in the data directory {data_dir()} "
-                         f"({reason}); put it at {data_dir() / relative}, or point --data-dir / "
-                         f"$REGBENCH_DATA at a directory that has it")
+                         f"({' '.join(reason.split())}); put it at {data_dir() / relative}, or point "
+                         f"--data-dir / $REGBENCH_DATA at a directory that has it")

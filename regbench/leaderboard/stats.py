@@ -73,7 +73,8 @@ def summarize(records) -> pd.DataFrame:
     summary = pd.concat(parts, ignore_index=True)
     configs = summary.drop_duplicates(GROUP)[GROUP]
     params = [{**dict(t), **dict(r)} for t, r in configs.pkey]
-    configs = configs.assign(params=params, config=labels(params, list(zip(configs.task, configs.reg))))
+    groups = list(zip(configs.task, configs.reg))
+    configs = configs.assign(params=params, config=labels(params, groups))
     summary = summary.merge(configs, on=GROUP)
     order = dict(_metric=summary.metric.map(rank).fillna(len(rank)), _reg=summary.reg.ne("none"))
     return summary.assign(**order).sort_values(["task", "_metric", "_reg", "reg", "config"]) \
@@ -92,7 +93,8 @@ def seed_statistics(long: pd.DataFrame) -> pd.DataFrame:
     diff = (paired.value - paired.value_none).groupby([paired[k] for k in keys]) \
         .agg(["mean", "std", "count"])
     out = out.join(diff.rename(columns={"mean": "diff_vs_none", "std": "_sd", "count": "n_pairs"}))
-    out["p_vs_none"] = [paired_p(m, s, n) for m, s, n in zip(out.diff_vs_none, out._sd, out.n_pairs)]
+    out["p_vs_none"] = [paired_p(m, s, n)
+                        for m, s, n in zip(out.diff_vs_none, out._sd, out.n_pairs)]
     return out.drop(columns="_sd").reset_index()
 
 

@@ -45,7 +45,8 @@ def sha256(path: Path) -> str:
 
 
 def inception(weights: Path, device) -> torch.nn.Module:
-    """pytorch-fid's ``InceptionV3`` (pool3 block) with the FID weights read from ``weights``."""
+    """pytorch-fid's ``InceptionV3`` (pool3 block) with the FID weights read from ``weights``
+    (pytorch-fid loads them only from its download URL, so its loader is pointed at the file)."""
     from pytorch_fid import inception as fid_inception
     state = torch.load(weights, map_location="cpu")
     with mock.patch.object(fid_inception, "load_state_dict_from_url", lambda *a, **k: state):

@@ -60,6 +60,9 @@ class Task(Configurable):
         raise RegbenchError(f"regularizer '{name}' acts on {', '.join(regularizer.targets)} but task "
                             f"'{self.registered_name}' exposes only {', '.join(self.supports)}")
 
+    def check_data(self) -> None:
+        """Raise ``RegbenchError`` naming a missing or corrupt data file; runs before any training."""
+
     def check_compatible(self, regularizer: type[Regularizer]) -> None:
         """Fail before training when the regularizer cannot act on this task."""
         target = self.target_for(regularizer)

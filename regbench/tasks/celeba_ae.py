@@ -12,7 +12,7 @@ out instead. Generation: FCD, and FID with Inception weights, against the test i
 """
 import numpy as np
 
-from ..datasets.celeba import load_celeba
+from ..datasets.celeba import celeba_folder, load_celeba
 from ..metrics.downstream import attribute_errors
 from ..models.ae_celeba import celeba_decoder, celeba_encoder
 from ..registry import register_task
@@ -37,6 +37,9 @@ class CelebaAE(AutoencoderTask):
     recon = default(AutoencoderTask.recon, "l2sq")
     gen_samples = default(AutoencoderTask.gen_samples, 10000)
     layer_geometry = default(AutoencoderTask.layer_geometry, False)  # filters of up to 16384 weights
+
+    def check_data(self):
+        celeba_folder()
 
     def load(self, ctx) -> Split:
         data = load_celeba()

@@ -21,7 +21,7 @@ from ..regularizers.base import WEIGHTS
 from ..training import check_finite
 from ..weights import weight_layers
 from .base import Task
-from .planetoid import load_planetoid
+from .planetoid import check_raw_files, load_planetoid
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:
@@ -42,6 +42,9 @@ class GCNNodeTask(Task):
     lr = Param(0.01, "Adam learning rate", check=lambda v: v > 0, rule="> 0")
     weight_decay = Param(5e-4, "weight decay on the first layer", check=lambda v: v >= 0,
                          rule="≥ 0")
+
+    def check_data(self):
+        check_raw_files(self.dataset)
 
     def run(self, regularizer, ctx):
         from ..models.gcn import GCN

@@ -41,7 +41,7 @@ from ..training import check_finite
 from ..weights import weight_layers
 from .autoencoder import Autoencoder
 from .base import Task
-from .planetoid import load_planetoid
+from .planetoid import check_raw_files, load_planetoid
 
 
 def pair_codes(pairs: torch.Tensor, n: int) -> torch.Tensor:
@@ -119,6 +119,9 @@ class GraphLinkTask(Task):
                       check=lambda v: v >= 2, rule="≥ 2")
     epochs = Param(200, "full-batch training epochs", check=lambda v: v >= 1, rule="≥ 1")
     lr = Param(0.01, "Adam learning rate", check=lambda v: v > 0, rule="> 0")
+
+    def check_data(self):
+        check_raw_files(self.dataset)
 
     def run(self, regularizer, ctx):
         from ..models.gcn import GCN

@@ -11,7 +11,7 @@ Downstream (Table 2): KNN on labelled subsets of the codes of all training image
 """
 import torch
 
-from ..datasets.mnist import load_mnist
+from ..datasets.mnist import load_mnist, mnist_files
 from ..metrics.downstream import knn_protocol
 from ..models.ae_mnist import mnist_decoder, mnist_encoder
 from ..params import Param
@@ -27,7 +27,7 @@ class MnistAE(AutoencoderTask):
     metrics = {"test_mse": "min", "cov_trace_per_d": "target1", "eccentricity": "",
                "knn_error_10": "min", "knn_error_100": "min", "knn_error_1000": "min",
                "knn_error_10000": "min", "knn_error_60000": "min", "fcd": "min", "fcd_normal": "min",
-               "fid": "min", "fid_normal": "min"}
+               "fid": "min", "fid_normal": "min", "angle_raw_deg": "min", "angle_aligned_deg": "min"}
 
     lr = default(AutoencoderTask.lr, 1e-4)
     epochs = default(AutoencoderTask.epochs, 1000)
@@ -37,6 +37,9 @@ class MnistAE(AutoencoderTask):
                      check=lambda v: 0 <= v < 60000, rule="0 ≤ val_size < 60000")
     knn_repeats = Param(20, "random labelled subsets per size in the KNN protocol",
                         check=lambda v: v >= 1, rule="≥ 1")
+
+    def check_data(self):
+        mnist_files()
 
     def load(self, ctx) -> Split:
         x, y, x_test, y_test = load_mnist()

@@ -18,6 +18,15 @@ from ..settings import cache_dir, data_dir
 PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
 
+def check_raw_files(name: str) -> None:
+    """Every raw file of ``name`` is in the cache or the data directory, else a clear error."""
+    source, cached = data_dir() / "planetoid" / name / "raw", cache_dir() / "planetoid" / name / "raw"
+    for file in (f"ind.{name.lower()}.{part}" for part in PARTS):
+        if not (cached / file).exists() and not (source / file).exists():
+            raise RegbenchError(f"Planetoid {name}: raw file {file} is missing; put it at "
+                                f"{source / file} ($REGBENCH_DATA/planetoid/{name}/raw/{file})")
+
+
 def load_planetoid(name: str, normalize: bool):
     """The graph ``name`` (``Cora``, ``CiteSeer`` or ``PubMed``) with the public split's masks."""
     from torch_geometric.datasets import Planetoid
@@ -26,15 +35,13 @@ def load_planetoid(name: str, normalize: bool):
     source = data_dir() / "planetoid" / name / "raw"
     root = cache_dir() / "planetoid"
     raw = root / name / "raw"
+    check_raw_files(name)
     raw.mkdir(parents=True, exist_ok=True)
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for file in (f"ind.{name.lower()}.{part}" for part in PARTS):
             if (raw / file).exists():
                 continue
-            if not (source / file).exists():
-                raise RegbenchError(f"Planetoid {name}: raw file {file} is missing; put it at "
-                                    f"{source / file} ($REGBENCH_DATA/planetoid/{name}/raw/{file})")
             shutil.copyfile(source / file, raw / f"{file}.part")
             (raw / f"{file}.part").replace(raw / file)
         data = Planetoid(str(root), name, transform=NormalizeFeatures() if normalize else None)[0]
