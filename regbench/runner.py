@@ -26,7 +26,6 @@ import torch
 
 from .errors import Diverged, RegbenchError
 from .registry import REGULARIZERS, TASKS
-from .store import default_results_dir
 from .tasks.base import RunContext
 
 RECORD_VERSION = 1
@@ -81,9 +80,9 @@ def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: i
     task_params, reg_params = split_settings(task_cls, reg_cls, settings or {})
     resolved_task = task_cls.resolve(task_params)
     resolved_reg = reg_cls.resolve(reg_params)
-    task = task_cls(**resolved_task)
-    task.check_compatible(reg_cls)
-    task.check_data()
+    instance = task_cls(**resolved_task)
+    instance.check_compatible(reg_cls)
+    instance.check_data()
     return RunConfig(task, reg, resolved_task, resolved_reg, seed)
 
 
@@ -98,13 +97,13 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
     """Train ``config`` and return its run record (never raises for a failing trial).
 
     ``report(step, metrics)`` receives the task's intermediate metrics, if given. Files the task
-    writes (figures) go to ``<results_dir>/figures/<record id>/`` (``results_dir`` defaults to the
-    default store directory), recorded as ``artifacts`` relative to ``results_dir``."""
+    writes (figures) go to ``<results_dir>/figures/<record id>/``, recorded as ``artifacts``
+    relative to ``results_dir`` (the results store's directory); without one it writes none."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     status, error, metrics, trace = "ok", None, {}, None
     record_id = uuid.uuid4().hex[:12]
-    artifacts = Path(results_dir or default_results_dir()) / "figures" / record_id
+    artifacts = Path(results_dir) / "figures" / record_id if results_dir else None
     try:
         seed_everything(config.seed)
         task = TASKS.get(config.task)(**config.task_params)
@@ -130,7 +129,7 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
         "config_hash": config.config_hash,
         **config.key(),
         "metrics": metrics,
-        "artifacts": f"figures/{record_id}" if artifacts.exists() else None,
+        "artifacts": f"figures/{record_id}" if artifacts and artifacts.exists() else None,
         "status": status,
         "error": error,
         "traceback": trace,
