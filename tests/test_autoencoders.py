@@ -130,7 +130,7 @@ def test_channels_last_and_bf16_match_the_default():
 
 def test_celeba_ae_pipeline_with_held_out_attributes(tiny_celeba):
     metrics = run("celeba_ae", "eccentric", d=8, epochs=1, train_size=4, batch_size=2, gen_samples=8,
-                  align_samples=4, figures=False)
+                  align_samples=4, figures=False, layer_geometry=False)
     assert metrics["attr_setup"] == {"fit": 24, "test": 8, "test_images": "held-out training images"}
     for name in ("attr_error_dt1", "attr_error_dt8", "attr_error_knn20", "attr_error_majority"):
         assert 0 <= metrics[name] <= 1

@@ -3,8 +3,7 @@
 64×64 aligned faces, the central 140×140 square resized (:mod:`regbench.datasets.celeba`), the WAE
 encoder and decoder (:mod:`regbench.models.ae_celeba`), d = 64, CelebA's train / valid / test
 partition. Defaults follow the paper: Adam lr 1e-4, weight decay 1e-6, batch 100, 100 epochs, loss =
-squared L2 distance per image + λ · the regularizer, λ = 1e-4 (the paper varies λ and μ). The
-per-layer filter diagnostics are off by default: their covariances would be up to 16384² per layer.
+squared L2 distance per image + λ · the regularizer, λ = 1e-4 (the paper varies λ and μ).
 Downstream (Table 3): DT(1), DT(8) and KNN(20) error averaged over the attributes, fitted on the
 training images that have attribute rows and tested on the test images that have them; when the
 test split has none (the offline subset), a fixed quarter of the attributed training images is held
@@ -36,7 +35,6 @@ class CelebaAE(AutoencoderTask):
     epochs = default(AutoencoderTask.epochs, 100)
     recon = default(AutoencoderTask.recon, "l2sq")
     gen_samples = default(AutoencoderTask.gen_samples, 10000)
-    layer_geometry = default(AutoencoderTask.layer_geometry, False)  # filters of up to 16384 weights
 
     def check_data(self):
         celeba_folder()
