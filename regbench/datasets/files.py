@@ -13,8 +13,9 @@ from ..errors import RegbenchError
 from ..settings import cache_dir, data_dir
 
 
-def md5(path: Path) -> str:
-    digest = hashlib.md5()
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
@@ -22,7 +23,7 @@ def md5(path: Path) -> str:
 
 
 def check_md5(path: Path, expected: str) -> None:
-    found = md5(path)
+    found = file_digest(path)
     if found != expected:
         raise RegbenchError(f"{path} is corrupt (md5 {found}, expected {expected}); "
                             f"replace it with a fresh copy")

@@ -9,7 +9,6 @@ cached in ``cache_dir()/fid/`` under the reference's key and the weights' sha256
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from unittest import mock
@@ -17,6 +16,7 @@ from unittest import mock
 import numpy as np
 import torch
 
+from ..datasets.files import file_digest
 from ..errors import RegbenchError
 from ..settings import cache_dir
 from .frechet import embed_all, fingerprint, gaussian
@@ -36,14 +36,6 @@ def weights_file(setting: str = "") -> Path | None:
     return Path(path).expanduser()
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def inception(weights: Path, device) -> torch.nn.Module:
     """pytorch-fid's ``InceptionV3`` (pool3 block) with the FID weights read from ``weights``
     (pytorch-fid loads them only from its download URL, so its loader is pointed at the file)."""
@@ -57,7 +49,7 @@ class FID:
     """Inception features of uint8 images and their Gaussian statistics."""
 
     def __init__(self, weights: Path, device):
-        self.weights_sha256 = sha256(weights)
+        self.weights_sha256 = file_digest(weights, "sha256")
         self.network = inception(weights, device)
         self.device = device
 
