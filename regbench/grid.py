@@ -189,7 +189,7 @@ class Grid:
                 except RegbenchError as exc:
                     raise RegbenchError(f"{where}: {exc}") from None
 
-    def trials(self, ranges_as_bounds: bool = False) -> list[RunConfig]:
+    def trials(self, ranges_as_bounds: bool = False, check_data: bool = True) -> list[RunConfig]:
         """Every trial, validated and without duplicates (tasks, regularizers, axes, then seeds).
 
         Ranges are an error unless ``ranges_as_bounds`` (tuning mode validates their bounds)."""
@@ -208,7 +208,7 @@ class Grid:
                 values = {**settings, **dict(zip(axes, combo))}
                 for seed in self.seeds:
                     try:
-                        config = prepare(task, reg, values, seed)
+                        config = prepare(task, reg, values, seed, check_data)
                     except RegbenchError as exc:
                         label = ", ".join(f"{k}={v}" for k, v in values.items())
                         raise RegbenchError(f"{self.where('grid')}: trial {task} × {reg} ("

@@ -72,8 +72,10 @@ def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, d
     return task_params, reg_params
 
 
-def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0) -> RunConfig:
-    """Validate names, hyperparameters and compatibility; raises ``RegbenchError`` on bad input."""
+def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0,
+            check_data: bool = True) -> RunConfig:
+    """Validate names, hyperparameters, compatibility and (``check_data``) the data files;
+    raises ``RegbenchError`` on bad input."""
     task_cls, reg_cls = TASKS.get(task), REGULARIZERS.get(reg)
     if not isinstance(seed, int) or seed < 0:
         raise RegbenchError(f"seed must be a non-negative integer, got {seed!r}")
@@ -82,7 +84,8 @@ def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: i
     resolved_reg = reg_cls.resolve(reg_params)
     instance = task_cls(**resolved_task)
     instance.check_compatible(reg_cls)
-    instance.check_data()
+    if check_data:
+        instance.check_data()
     return RunConfig(task, reg, resolved_task, resolved_reg, seed)
 
 
