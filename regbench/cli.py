@@ -30,7 +30,7 @@ def cmd_run(args) -> int:
         print(f"Reusing record {previous['id']} (config {config.config_hash}); --force to re-run.")
         record = previous
     else:
-        record = execute(config, device=args.device, quiet=args.quiet)
+        record = execute(config, device=args.device, quiet=args.quiet, results_dir=store.directory)
         store.append(record)
     print(summary(record, store))
     return 0 if record["status"] == "ok" else 1
@@ -44,6 +44,8 @@ def summary(record: dict, store: ResultsStore) -> str:
     if record["error"]:
         lines.append(f"  error: {record['error']}")
     for name, value in record["metrics"].items():
+        if isinstance(value, (dict, list)):
+            continue  # spectra, per-layer diagnostics, saved codes: in the record
         text = f"{value:.6g}" if isinstance(value, float) else str(value)
         lines.append(f"  {name:<24} {text}")
     lines.append(f"  record {record['id']} (config {record['config_hash']}) in {store.path}")
