@@ -104,7 +104,7 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
     relative to ``results_dir`` (the results store's directory); without one it writes none."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    status, error, metrics, trace = "ok", None, {}, None
+    status, error, metrics, trace, data = "ok", None, {}, None, {}
     record_id = uuid.uuid4().hex[:12]
     artifacts = Path(results_dir) / "figures" / record_id if results_dir else None
     try:
@@ -116,6 +116,7 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
         if report is not None:
             ctx.report = report
         metrics = task.run(regularizer, ctx)
+        data = task.data_checksums()
         non_finite = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
         if non_finite:
             status, error = "diverged", f"non-finite metrics: {', '.join(non_finite)}"
@@ -132,6 +133,7 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
         "config_hash": config.config_hash,
         **config.key(),
         "metrics": metrics,
+        "data": data,
         "artifacts": f"figures/{record_id}" if artifacts and artifacts.exists() else None,
         "status": status,
         "error": error,

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..errors import RegbenchError
 from ..settings import cache_dir
-from .files import find, missing
+from .files import file_digest, find, missing
 
 FULL_ONLY = ("list_bbox_celeba.txt", "list_landmarks_align_celeba.txt", "identity_CelebA.txt")
 SPLITS = ("train", "valid", "test")
@@ -38,6 +38,7 @@ class CelebA:
     partition: torch.Tensor  # int64: 0 train, 1 valid, 2 test
     attributes: torch.Tensor  # int8 n×40: 1 / 0, −1 for images without an attribute row
     attribute_names: list[str]
+    checksums: dict[str, str]  # {file: "md5:…"}; the images by their names and sizes
 
 
 def celeba_folder() -> Path:
@@ -98,6 +99,12 @@ def decode(path: Path, crop: int, size: int, expected_md5: str | None) -> np.nda
     return np.asarray(image).transpose(2, 0, 1)
 
 
+def image_list_key(paths: list[Path], crop: int, size: int) -> str:
+    """sha256 of the image names, their sizes and the preprocessing: the decoded cache's key."""
+    return hashlib.sha256(json.dumps([[p.name for p in paths], [p.stat().st_size for p in paths],
+                                      crop, size]).encode()).hexdigest()
+
+
 def decoded_images(folder: Path, files: list[str], crop: int, size: int) -> torch.Tensor:
     """uint8 n×3×size×size, from the cache when this file list was decoded before."""
     image_dir = folder / "img_align_celeba"
@@ -108,8 +115,7 @@ def decoded_images(folder: Path, files: list[str], crop: int, size: int) -> torc
     if absent:
         raise missing(f"celeba/img_align_celeba/{absent.name}", "CelebA",
                       "listed in list_eval_partition.txt")
-    key = hashlib.sha256(json.dumps([files, [p.stat().st_size for p in paths], crop, size]).encode())
-    cached = cache_dir() / "celeba" / f"images-{size}-{key.hexdigest()[:16]}.pt"
+    cached = cache_dir() / "celeba" / f"images-{size}-{image_list_key(paths, crop, size)[:16]}.pt"
     if cached.exists():
         return torch.load(cached)
     md5_list = folder / "img_align_celeba.md5"
@@ -133,5 +139,11 @@ def load_celeba(size: int = 64, crop: int = 140) -> CelebA:
         except Exception:  # torchvision unusable: the folder reader gives the same index
             pass
     files, partition, attributes, names = index(folder)
-    return CelebA(decoded_images(folder, files, crop, size), torch.from_numpy(partition),
-                  torch.from_numpy(attributes), names)
+    images = decoded_images(folder, files, crop, size)
+    checksums = {f"celeba/{name}": f"md5:{file_digest(folder / name)}"
+                 for name in ("list_eval_partition.txt", "list_attr_celeba.txt")
+                 if (folder / name).exists()}
+    key = image_list_key([folder / "img_align_celeba" / name for name in files], crop, size)
+    checksums[f"celeba/img_align_celeba ({len(files)} images: names, sizes, crop {crop}, size {size})"] \
+        = f"sha256:{key}"
+    return CelebA(images, torch.from_numpy(partition), torch.from_numpy(attributes), names, checksums)

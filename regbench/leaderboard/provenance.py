@@ -17,7 +17,7 @@ def provenance(records: list[dict]) -> str:
     from ..runner import versions
     v = versions()
     ok = [r for r in records if r.get("status") == "ok"]
-    datasets = sorted({f"{name} sha256 {digest}" for r in ok for name, digest in
+    datasets = sorted({f"{name} {digest}" for r in ok for name, digest in
                        (r.get("data") or {}).items()})
     return "\n".join([
         f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by regbench {v['regbench']} "

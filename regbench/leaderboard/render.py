@@ -10,7 +10,8 @@ from .stats import MIN_PAIRS
 ARROWS = {"min": "↓ lower is better", "max": "↑ higher is better", "target1": "→1 closest to 1"}
 LEGEND = ("Ours: mean ± std (n seeds) over the seeds of one configuration, the best in bold. "
           "95% CI: of the mean (t distribution). vs none: mean paired difference from `none` with "
-          f"the same task hyperparameters, p of a paired t-test across seeds, * p < 0.05; "
+          "the same task hyperparameters (λ and target aside), p of a paired t-test across seeds, "
+          f"* p < 0.05; "
           f"n<{MIN_PAIRS}: fewer than {MIN_PAIRS} paired seeds. Δ published: ours − published.")
 
 

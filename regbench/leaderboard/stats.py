@@ -2,7 +2,8 @@
 
 A configuration is one set of hyperparameters; its seeds give ``mean``, ``std`` (sample), ``n``
 and a 95% confidence interval of the mean (t distribution). Each configuration is compared with
-``none`` on the same task with the same task hyperparameters, paired by seed: ``diff_vs_none``
+``none`` on the same task with the same task hyperparameters (except those in the task's
+``regularizer_params``, which ``none`` ignores), paired by seed: ``diff_vs_none``
 (mean paired difference), ``n_pairs`` and ``p_vs_none`` (two-sided paired t-test, as
 ``scipy.stats.ttest_rel``; left empty with fewer than 3 pairs). A task's cross-run metrics
 (``Task.cross_run_metrics``: name → function of the configuration's records) add one row each.
@@ -47,9 +48,11 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             continue
         metrics = {k: v for k, v in r["metrics"].items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        tkey = tuple(sorted(r["task_params"].items()))
+        ignored = getattr(task_class(r["task"]), "regularizer_params", ())
+        tkey = tuple(sorted((k, v) for k, v in r["task_params"].items() if k not in ignored))
         rows.append({"task": r["task"], "reg": r["reg"], "seed": r["seed"], "index": index,
-                     "pkey": (tkey, tuple(sorted(r["reg_params"].items()))), "tkey": tkey,
+                     "pkey": (tuple(sorted(r["task_params"].items())),
+                              tuple(sorted(r["reg_params"].items()))), "tkey": tkey,
                      **metrics})
     return pd.DataFrame(rows)
 
@@ -87,7 +90,8 @@ def seed_statistics(long: pd.DataFrame) -> pd.DataFrame:
     out = long.groupby(keys).value.agg(["mean", "std", "count"]).rename(columns={"count": "n"})
     half = stats.t.ppf(0.975, out.n - 1) * out["std"] / np.sqrt(out.n)
     out = out.assign(ci_low=out["mean"] - half, ci_high=out["mean"] + half)
-    none = long[long.reg == "none"][["task", "tkey", "seed", "metric", "value"]]
+    none = long[long.reg == "none"][["task", "tkey", "seed", "metric", "value"]] \
+        .drop_duplicates(["task", "tkey", "seed", "metric"])
     paired = long[long.reg != "none"].merge(none, on=["task", "tkey", "seed", "metric"],
                                             suffixes=("", "_none"))
     diff = (paired.value - paired.value_none).groupby([paired[k] for k in keys]) \

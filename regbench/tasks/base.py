@@ -39,6 +39,8 @@ class Task(Configurable):
     metrics: dict[str, str] = {}
     # name → function(records of one configuration, all seeds) → float, computed by the leaderboard
     cross_run_metrics: dict[str, Callable[[list[dict]], float]] = {}
+    # hyperparameters that only shape the regularizer's effect; the comparison with `none` ignores them
+    regularizer_params: tuple[str, ...] = ("lam", "target")
 
     target = Param("auto", "what the regularizer acts on; auto = the first of the regularizer's "
                    "targets that the task exposes", choices=("auto", CODES, WEIGHTS, POSTERIOR))
@@ -62,6 +64,10 @@ class Task(Configurable):
 
     def check_data(self) -> None:
         """Raise ``RegbenchError`` naming a missing or corrupt data file; runs before any training."""
+
+    def data_checksums(self) -> dict[str, str]:
+        """``{dataset file: "md5:<hex>"}`` of the files a run read, for its record (after ``run``)."""
+        return {}
 
     def check_compatible(self, regularizer: type[Regularizer]) -> None:
         """Fail before training when the regularizer cannot act on this task."""

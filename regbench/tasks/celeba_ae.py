@@ -41,8 +41,12 @@ class CelebaAE(AutoencoderTask):
 
     def load(self, ctx) -> Split:
         data = load_celeba()
+        self.checksums = data.checksums
         parts = [(data.images[data.partition == i], data.attributes[data.partition == i]) for i in range(3)]
         return Split(*parts[0], *parts[1], *parts[2])
+
+    def data_checksums(self):
+        return self.checksums
 
     def networks(self, head_size: int):
         return celeba_encoder(head_size), celeba_decoder(self.d)

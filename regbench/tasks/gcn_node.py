@@ -20,18 +20,16 @@ from ..registry import register_task
 from ..regularizers.base import WEIGHTS
 from ..training import check_finite
 from ..weights import weight_layers
-from .base import Task
-from .planetoid import check_raw_files, load_planetoid
+from .planetoid import PlanetoidTask, load_planetoid
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:
     return float((logits[mask].argmax(1) == y[mask]).float().mean())
 
 
-class GCNNodeTask(Task):
+class GCNNodeTask(PlanetoidTask):
     """GCN node classification on a Planetoid graph (``dataset`` is set by each registered task)."""
 
-    dataset = ""
     supports = (WEIGHTS,)
     metrics = {"test_acc": "max", "val_acc": "max"}
 
@@ -42,9 +40,6 @@ class GCNNodeTask(Task):
     lr = Param(0.01, "Adam learning rate", check=lambda v: v > 0, rule="> 0")
     weight_decay = Param(5e-4, "weight decay on the first layer", check=lambda v: v >= 0,
                          rule="≥ 0")
-
-    def check_data(self):
-        check_raw_files(self.dataset)
 
     def run(self, regularizer, ctx):
         from ..models.gcn import GCN

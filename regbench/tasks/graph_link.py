@@ -40,8 +40,7 @@ from ..regularizers.base import CODES, POSTERIOR, WEIGHTS
 from ..training import check_finite
 from ..weights import weight_layers
 from .autoencoder import Autoencoder
-from .base import Task
-from .planetoid import check_raw_files, load_planetoid
+from .planetoid import PlanetoidTask, load_planetoid
 
 
 def pair_codes(pairs: torch.Tensor, n: int) -> torch.Tensor:
@@ -104,10 +103,9 @@ def link_scores(model: Autoencoder, x: torch.Tensor, pos: torch.Tensor, neg: tor
     return [1] * pos.size(1) + [0] * neg.size(1), scores
 
 
-class GraphLinkTask(Task):
+class GraphLinkTask(PlanetoidTask):
     """(V)GAE link prediction on a Planetoid graph (``dataset`` is set by each registered task)."""
 
-    dataset = ""
     supports = (CODES, POSTERIOR, WEIGHTS)
     metrics = {"test_auc": "max", "test_ap": "max", "val_auc": "max", "val_ap": "max"}
 
@@ -119,9 +117,6 @@ class GraphLinkTask(Task):
                       check=lambda v: v >= 2, rule="≥ 2")
     epochs = Param(200, "full-batch training epochs", check=lambda v: v >= 1, rule="≥ 1")
     lr = Param(0.01, "Adam learning rate", check=lambda v: v > 0, rule="> 0")
-
-    def check_data(self):
-        check_raw_files(self.dataset)
 
     def run(self, regularizer, ctx):
         from ..models.gcn import GCN

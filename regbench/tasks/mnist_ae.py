@@ -11,7 +11,7 @@ Downstream (Table 2): KNN on labelled subsets of the codes of all training image
 """
 import torch
 
-from ..datasets.mnist import load_mnist, mnist_files
+from ..datasets.mnist import FILES, load_mnist, mnist_files
 from ..metrics.downstream import knn_protocol
 from ..models.ae_mnist import mnist_decoder, mnist_encoder
 from ..params import Param
@@ -40,6 +40,9 @@ class MnistAE(AutoencoderTask):
 
     def check_data(self):
         mnist_files()
+
+    def data_checksums(self):
+        return {f"MNIST/raw/{name}": f"md5:{md5}" for name, md5 in FILES.items()}  # checked on load
 
     def load(self, ctx) -> Split:
         x, y, x_test, y_test = load_mnist()

@@ -12,8 +12,10 @@ only when a graph is loaded, so that listing tasks stays fast.
 import fcntl
 import shutil
 
+from ..datasets.files import file_digest
 from ..errors import RegbenchError
 from ..settings import cache_dir, data_dir
+from .base import Task
 
 PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
@@ -25,6 +27,13 @@ def check_raw_files(name: str) -> None:
         if not (cached / file).exists() and not (source / file).exists():
             raise RegbenchError(f"Planetoid {name}: raw file {file} is missing; put it at "
                                 f"{source / file} ($REGBENCH_DATA/planetoid/{name}/raw/{file})")
+
+
+def raw_checksums(name: str) -> dict[str, str]:
+    """``{planetoid/<name>/raw/<file>: "md5:…"}`` of the raw files a loaded graph was built from."""
+    raw = cache_dir() / "planetoid" / name / "raw"
+    return {f"planetoid/{name}/raw/{file}": f"md5:{file_digest(raw / file)}"
+            for file in (f"ind.{name.lower()}.{part}" for part in PARTS)}
 
 
 def load_planetoid(name: str, normalize: bool):
@@ -47,3 +56,14 @@ def load_planetoid(name: str, normalize: bool):
         data = Planetoid(str(root), name, transform=NormalizeFeatures() if normalize else None)[0]
     data.x = data.x.to_sparse()
     return data
+
+
+class PlanetoidTask(Task):
+    """A task on the Planetoid graph ``dataset`` (set by each registered task)."""
+    dataset = ""
+
+    def check_data(self):
+        check_raw_files(self.dataset)
+
+    def data_checksums(self):
+        return raw_checksums(self.dataset)
