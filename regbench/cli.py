@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from .errors import RegbenchError
@@ -159,16 +160,19 @@ def _names(value: str | None) -> list[str] | None:
 
 def cmd_leaderboard(args) -> int:
     from .leaderboard import study_report, to_csv, to_markdown
-    records = [r for r in ResultsStore(args.results).records()
-               if not args.task or r["task"] in args.task]
+    from .leaderboard.figure_links import figure_section
+    store = ResultsStore(args.results)
+    records = [r for r in store.records() if not args.task or r["task"] in args.task]
+    figures = partial(figure_section, store_dir=store.directory, out_dir=Path(args.out).parent) \
+        if args.out else None
     if args.study:
         from .grid import load_grid
-        markdown, csv = study_report(load_grid(args.study), records)
+        markdown, csv = study_report(load_grid(args.study), records, figures)
         outputs = {args.out: markdown, str(Path(args.out).with_suffix(".csv")): csv} \
             if args.out else {None: markdown}
     else:
         fmt = args.format or ("csv" if args.out and args.out.endswith(".csv") else "md")
-        outputs = {args.out: to_csv(records) if fmt == "csv" else to_markdown(records)}
+        outputs = {args.out: to_csv(records) if fmt == "csv" else to_markdown(records, figures)}
     for path, text in outputs.items():
         if path is None:
             sys.stdout.write(text)

@@ -4,14 +4,11 @@ Per run (written by the autoencoder tasks into the run's artifacts directory):
 - ``latent_scatter``: test codes on the first two principal axes (Figure 3);
 - ``spectrum``: eigenvalues of the latent covariance in decreasing order (Figure 5);
 - ``eigen_images``: images decoded at mean ± 2√λ_k·e_k along the principal axes (Figures 6–7).
-Across runs: ``generation_vs_eccentricity``, a generation metric against ε (Figure 10), and a
-markdown index ``<task>_figures.md`` linking every run's figures, both into a results store::
-
-    python -m regbench.figures --results DIR --task mnist_ae [--metric fcd_fitted]
+Across runs: ``generation_vs_eccentricity``, a generation metric against ε (Figure 10), drawn by
+the leaderboard (:mod:`regbench.leaderboard.figure_links`).
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -71,36 +68,3 @@ def generation_vs_eccentricity(records: list[dict], metric: str, path: Path) -> 
     ax.set(xlabel="eccentricity ε", ylabel=metric, title=f"{metric} against ε")
     ax.legend(fontsize=8)
     return _save(fig, path)
-
-
-def index_markdown(records: list[dict], task: str) -> str:
-    """A table linking each run's figures (paths relative to the store directory)."""
-    lines = [f"# Figures: {task}", "", "| regularizer | seed | config | figures |", "|---|---|---|---|"]
-    for r in records:
-        links = " ".join(f"[{Path(name).stem}]({r['artifacts']}/{name})"
-                         for name in r["metrics"].get("figures", []))
-        params = ", ".join(f"{k}={v}" for k, v in {**r["task_params"], **r["reg_params"]}.items()
-                           if k in ("d", "lam", "mu", "epochs", "train_size"))
-        lines.append(f"| {r['reg']} | {r['seed']} | {params} | {links} |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    from .store import ResultsStore
-    parser = argparse.ArgumentParser(description="Cross-run figures and an index of run figures.")
-    parser.add_argument("--results", help="results store directory")
-    parser.add_argument("--task", required=True)
-    parser.add_argument("--metric", default="fcd_fitted", help="generation metric for Figure 10")
-    args = parser.parse_args(argv)
-    store = ResultsStore(args.results)
-    records = [r for r in store.records() if r["task"] == args.task and r["status"] == "ok"]
-    figure = f"figures/{args.task}_{args.metric}_vs_eccentricity.png"
-    generation_vs_eccentricity(records, args.metric, store.directory / figure)
-    index = store.directory / f"{args.task}_figures.md"
-    index.write_text(index_markdown([r for r in records if r.get("artifacts")], args.task)
-                     + f"\nAcross runs: [{args.metric} against ε]({figure})\n")
-    print(f"Wrote {store.directory / figure} and {index} ({len(records)} runs)")
-
-
-if __name__ == "__main__":
-    main()

@@ -4,12 +4,13 @@ import math
 import pytest
 import torch
 
-from regbench import create_regularizer, create_task, figures
+from regbench import create_regularizer, create_task
 from regbench.datasets.celeba import CelebA
 from regbench.errors import RegbenchError
 from regbench.metrics import classifier as classifier_module
 from regbench.metrics.alignment import angle_aligned_deg, angle_raw_deg
 from regbench.models.ae_celeba import celeba_decoder, celeba_encoder
+from regbench.cli import main
 from regbench.models.ae_mnist import mnist_decoder, mnist_encoder
 from regbench.runner import execute, prepare
 from regbench.store import ResultsStore
@@ -76,9 +77,12 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     store = ResultsStore(tmp_path)
     for r in records:
         store.append(r)
-    figures.main(["--results", str(tmp_path), "--task", "digits_ae", "--metric", "fcd"])
-    assert (tmp_path / "figures" / "digits_ae_fcd_vs_eccentricity.png").exists()
-    assert f"figures/{record['id']}/spectrum.png" in (tmp_path / "digits_ae_figures.md").read_text()
+    out = tmp_path / "board" / "digits.md"
+    assert main(["leaderboard", "--results", str(tmp_path), "--out", str(out)]) == 0
+    assert (tmp_path / "figures" / "digits_ae_fcd_vs_eccentricity.png").stat().st_size > 1000
+    text = out.read_text()
+    assert "## Figures: digits_ae" in text and "(../figures/digits_ae_fcd_vs_eccentricity.png)" in text
+    assert f"[spectrum](../figures/{record['id']}/spectrum.png)" in text
 
 
 @pytest.mark.parametrize("reg, target", [("kl_gauss", "posterior"), ("vmf", "posterior"), ("mhe", "weights"),

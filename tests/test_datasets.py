@@ -81,6 +81,9 @@ def test_celeba_folder_loader_and_cache(dirs, monkeypatch):
     assert loaded.partition.tolist() == [0, 1, 2, 0, 1, 2]
     assert (loaded.attributes[:3] >= 0).all() and (loaded.attributes[3:] == -1).all()
     assert len(loaded.attribute_names) == 40
+    partition_md5 = hashlib.md5((data / "celeba" / "list_eval_partition.txt").read_bytes()).hexdigest()
+    assert loaded.checksums["celeba/list_eval_partition.txt"] == f"md5:{partition_md5}"
+    assert any(k.startswith("celeba/img_align_celeba (6 images") for k in loaded.checksums)
     assert sorted(p for p in data.rglob("*")) == before  # nothing written into the data directory
     assert len(list((cache / "celeba").glob("*.pt"))) == 1
     monkeypatch.setattr(celeba, "decode", lambda *a: pytest.fail("decoded again"))

@@ -1,6 +1,7 @@
 """Graph tasks on the real Planetoid files (``../shared/data``, or ``$REGBENCH_DATA``; skipped
 without them): the GCN and GAE recipes reproduce, every regularizer sees the same edge split, and
 bad input fails clearly before training."""
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import torch
 from regbench import create_regularizer, create_task
 from regbench.errors import RegbenchError
 from regbench.registry import REGULARIZERS
-from regbench.runner import prepare
+from regbench.runner import execute, prepare
 from regbench.tasks.base import RunContext
 
 DATA = Path(os.environ.get("REGBENCH_DATA")
@@ -68,9 +69,12 @@ def test_same_seed_gives_the_same_split_for_every_regularizer():
 
 
 @needs_cora
-def test_mhe_on_gcn_weights_trains():
-    metrics = run("cora_node", "mhe", epochs=5)
-    assert metrics["target"] == "weights" and 0 <= metrics["test_acc"] <= 1
+def test_mhe_on_gcn_weights_trains_and_the_record_has_the_raw_files_checksums():
+    record = execute(prepare("cora_node", "mhe", {"epochs": 5}))
+    assert record["metrics"]["target"] == "weights" and 0 <= record["metrics"]["test_acc"] <= 1
+    raw = RAW / "Cora" / "raw" / "ind.cora.graph"
+    assert record["data"]["planetoid/Cora/raw/ind.cora.graph"] == \
+        f"md5:{hashlib.md5(raw.read_bytes()).hexdigest()}"
 
 
 @needs_cora

@@ -91,10 +91,10 @@ def test_cross_run_metric_is_computed_from_the_records_of_each_configuration():
 
 
 def test_csv_and_dataset_checksums_in_the_footer():
-    records = [dict(record("none", s, {"test_mse": 0.1}), data={"digits": "ab12"}) for s in range(2)]
+    records = [dict(record("none", s, {"test_mse": 0.1}), data={"digits": "md5:ab12"}) for s in range(2)]
     header = to_csv(records).splitlines()[0]
     assert header.startswith("task,reg,config,metric,direction,mean,std,n,ci_low,ci_high")
-    assert "Datasets: digits sha256 ab12." in to_markdown(records)
+    assert "Datasets: digits md5:ab12." in to_markdown(records)
 
 
 def test_study_leaderboard_keeps_the_grid_trials_and_shows_published_numbers(tmp_path, store_dir):

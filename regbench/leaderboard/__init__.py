@@ -1,6 +1,7 @@
 """Leaderboards from run records: per (task, metric) tables with error bars, confidence intervals,
-significance against ``none``, the published numbers a study names, and a provenance footer;
-CSV of the same rows.
+significance against ``none``, the published numbers a study names, optionally a figures section
+(``figures``: records → markdown lines, see :mod:`.figure_links`) and a provenance footer; CSV of
+the same rows.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .stats import summarize
 __all__ = ["study_report", "summarize", "to_csv", "to_markdown"]
 
 
-def to_markdown(records) -> str:
+def to_markdown(records, figures=None) -> str:
     """Every task in the records: one section per task, one table per metric."""
     records = list(records)
     summary = summarize(records)
@@ -26,7 +27,13 @@ def to_markdown(records) -> str:
     parts = ["# regbench leaderboard", "", LEGEND]
     for task in summary.task.unique():
         parts += section(summary, task, [task], [])
-    return "\n".join([*parts, "", "---", "", provenance(records), ""])
+    return footer(parts, records, figures)
+
+
+def footer(parts: list[str], records: list[dict], figures) -> str:
+    """The markdown: ``parts``, the figures section, the provenance footer."""
+    return "\n".join([*parts, *(figures(records) if figures else []), "", "---", "",
+                      provenance(records), ""])
 
 
 def to_csv(records) -> str:
@@ -34,7 +41,7 @@ def to_csv(records) -> str:
     return summarize(records).drop(columns="params").to_csv(index=False)
 
 
-def study_report(grid: Grid, records) -> tuple[str, str]:
+def study_report(grid: Grid, records, figures=None) -> tuple[str, str]:
     """(markdown, csv) of a study: the grid's trials only, one section per ``[[table]]``."""
     hashes = {config.config_hash for config in grid.trials(check_data=False)}
     records = [r for r in records if r.get("config_hash") in hashes]
@@ -55,5 +62,4 @@ def study_report(grid: Grid, records) -> tuple[str, str]:
     if summary.empty:
         parts += ["", "No successful runs of this grid recorded yet."]
     csv = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    markdown = "\n".join([*parts, "", "---", "", provenance(records), ""])
-    return markdown, csv.to_csv(index=False)
+    return footer(parts, records, figures), csv.to_csv(index=False)
