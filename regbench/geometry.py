@@ -27,11 +27,14 @@ def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
     """The d eigenvalues of the sample covariance of the rows of ``z``, decreasing (float64).
 
     With fewer rows than dimensions the nonzero ones come from the smaller n×n Gram matrix of
-    the centred rows (same nonzero spectrum), padded with zeros."""
+    the centred rows (same nonzero spectrum), padded with zeros. Rows that overflow (weights blown
+    up by a diverging run) give NaN eigenvalues, which the runner records as ``diverged``."""
     z = z.detach().double()
     n, d = z.shape
     centred = z - z.mean(0)
     small = centred @ centred.T if n < d else centred.T @ centred
+    if not torch.isfinite(small).all():
+        return torch.full((d,), math.nan, dtype=torch.float64)
     eig = torch.linalg.eigvalsh(small / max(n - 1, 1)).flip(0).clamp_min(0)
     return torch.cat([eig, eig.new_zeros(d - len(eig))])
 

@@ -64,3 +64,10 @@ def test_spectrum_with_fewer_rows_than_dimensions_matches_full_covariance():
     z = torch.randn(5, 9, dtype=torch.float64)
     full = torch.linalg.eigvalsh(torch.cov(z.T)).flip(0).clamp_min(0)
     assert torch.allclose(covariance_spectrum(z), full, atol=1e-12)
+
+
+def test_overflowing_rows_give_nan_spectrum_instead_of_an_error():
+    z = torch.randn(20, 4, dtype=torch.float64)
+    z[3] = 1e200  # its outer product overflows float64
+    metrics = describe(z)
+    assert math.isnan(metrics["eccentricity"]) and math.isnan(metrics["cov_trace"])

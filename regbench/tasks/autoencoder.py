@@ -43,7 +43,7 @@ from ..metrics.fid import FID, weights_file
 from ..metrics.frechet import embed_all, frechet_distance, gaussian
 from ..params import Param
 from ..regularizers.base import CODES, POSTERIOR, WEIGHTS
-from ..training import check_finite, minibatches
+from ..training import check_finite, fixed_subset, minibatches
 from ..weights import weight_layers
 from .base import Task
 
@@ -69,13 +69,6 @@ class Split:
 def default(param: Param, value) -> Param:
     """``param`` with another default, for a task whose recipe differs."""
     return Param(value, param.doc, param.check, param.rule, param.choices)
-
-
-def fixed_subset(total: int, size: int) -> torch.Tensor:
-    """Indices of a fixed random subset (seed 0, the same for every run); ``size`` 0 = all."""
-    if size <= 0 or size >= total:
-        return torch.arange(total)
-    return torch.randperm(total, generator=torch.Generator().manual_seed(0))[:size].sort().values
 
 
 class Autoencoder(nn.Module):
