@@ -42,7 +42,8 @@ def tiny_celeba(monkeypatch):
     attributes = torch.randint(0, 2, (40, 40), generator=g, dtype=torch.int8)
     attributes[32:] = -1  # like the offline subset: no attribute rows outside the training split
     data = CelebA(torch.randint(0, 256, (40, 3, 64, 64), generator=g, dtype=torch.uint8),
-                  torch.tensor([0] * 32 + [1] * 4 + [2] * 4), attributes, [f"A{i}" for i in range(40)])
+                  torch.tensor([0] * 32 + [1] * 4 + [2] * 4), attributes, [f"A{i}" for i in range(40)],
+                  {"celeba/list_eval_partition.txt": "md5:test"})
     monkeypatch.setattr(celeba_ae, "load_celeba", lambda: data)
 
 
@@ -133,9 +134,11 @@ def test_channels_last_and_bf16_match_the_default():
 
 
 def test_celeba_ae_pipeline_with_held_out_attributes(tiny_celeba):
-    metrics = run("celeba_ae", "eccentric", d=8, epochs=1, train_size=4, batch_size=2, gen_samples=8,
-                  align_samples=4, figures=False, layer_geometry=False)
+    task = create_task("celeba_ae", d=8, epochs=1, train_size=4, batch_size=2, gen_samples=8,
+                       align_samples=4, figures=False, layer_geometry=False)
+    metrics = task.run(create_regularizer("eccentric"), RunContext(seed=0, quiet=True))
     assert metrics["attr_setup"] == {"fit": 24, "test": 8, "test_images": "held-out training images"}
+    assert task.data_checksums() == {"celeba/list_eval_partition.txt": "md5:test"}
     for name in ("attr_error_dt1", "attr_error_dt8", "attr_error_knn20", "attr_error_majority"):
         assert 0 <= metrics[name] <= 1
     assert math.isfinite(metrics["fcd"]) and metrics["fcd_setup"]["reference"] == "test split, 4 images"
