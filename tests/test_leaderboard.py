@@ -90,6 +90,16 @@ def test_cross_run_metric_is_computed_from_the_records_of_each_configuration():
     assert "### seed_spread (↓ lower is better)" in to_markdown(records)
 
 
+def test_none_pairs_across_the_regularizer_weight_and_target_it_ignores():
+    records = [record("none", s, {"test_mse": 0.5 + s / 10}, task_params={"d": 8, "lam": 1e-3})
+               for s in range(3)]
+    records += [record("kl_gauss", s, {"test_mse": 0.4 + s / 10},
+                       task_params={"d": 8, "lam": 1.0, "target": "posterior"}) for s in range(3)]
+    records += [record("none", s, {"test_mse": 9.0}, task_params={"d": 4, "lam": 1e-3}) for s in range(3)]
+    kl = row(summarize(records), "kl_gauss", "test_mse")
+    assert kl.n_pairs == 3 and kl.diff_vs_none == pytest.approx(-0.1)
+
+
 def test_csv_and_dataset_checksums_in_the_footer():
     records = [dict(record("none", s, {"test_mse": 0.1}), data={"digits": "md5:ab12"}) for s in range(2)]
     header = to_csv(records).splitlines()[0]

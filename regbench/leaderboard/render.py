@@ -11,8 +11,7 @@ ARROWS = {"min": "↓ lower is better", "max": "↑ higher is better", "target1"
 LEGEND = ("Ours: mean ± std (n seeds) over the seeds of one configuration, the best in bold. "
           "95% CI: of the mean (t distribution). vs none: mean paired difference from `none` with "
           "the same task hyperparameters (λ and target aside), p of a paired t-test across seeds, "
-          f"* p < 0.05; "
-          f"n<{MIN_PAIRS}: fewer than {MIN_PAIRS} paired seeds. Δ published: ours − published.")
+          f"* p < 0.05; n<{MIN_PAIRS}: fewer than {MIN_PAIRS} paired seeds. Δ published: ours − published.")
 
 
 def fmt(value: float, digits: int = 4) -> str:
