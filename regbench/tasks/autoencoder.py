@@ -46,6 +46,7 @@ from ..regularizers.base import CODES, POSTERIOR, WEIGHTS
 from ..training import check_finite, fixed_subset, minibatches
 from ..weights import weight_layers
 from .base import Task
+from .speed import SpeedOptions, autocast_context
 
 SUFFIX = {"fitted": "", "normal": "_normal"}  # the fitted Gaussian is Table 1's protocol: plain names
 FID_WEIGHTS_NOTE = ("FID skipped: no Inception weights; set fid_weights=PATH or $REGBENCH_FID_WEIGHTS "
@@ -73,15 +74,15 @@ def default(param: Param, value) -> Param:
 
 class Autoencoder(nn.Module):
     def __init__(self, encoder: nn.Module, decoder: nn.Module, regularizer, target: str,
-                 bf16: bool = False):
+                 autocast: str = "none"):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.regularizer = regularizer
         self.stochastic = target == POSTERIOR
-        self.bf16 = bf16
+        self.autocast = autocast
 
     def network(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+        with autocast_context(x.device.type, self.autocast):
             return module(x).float()
 
     def encode(self, x: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,7 +113,7 @@ def latent_samples(z_train: torch.Tensor, n: int, seed: int) -> dict[str, torch.
     return {"normal": eps.float(), "fitted": fitted.float()}
 
 
-class AutoencoderTask(Task):
+class AutoencoderTask(SpeedOptions, Task):
     supports = (CODES, WEIGHTS, POSTERIOR)
     image_shape: tuple[int, ...] = ()  # (C, H, W) of one input; figures and generation need it
     eval_batch = 1000
@@ -139,9 +140,6 @@ class AutoencoderTask(Task):
     align_samples = Param(1000, "training and test items whose principal-axis codes are recorded "
                           "for the cross-run alignment angles (0 = none)", check=lambda v: v >= 0,
                           rule="≥ 0")
-    channels_last = Param(False, "channels-last memory format for images and convolutions")
-    autocast = Param("none", "mixed precision of the networks' forward passes",
-                     choices=("none", "bf16"))
     figures = Param(True, "write the run's figures (when the runner gives a directory)")
     layer_geometry = Param(True, "geometry diagnostics of every layer's filters (about half a minute "
                            "on a CPU for the CelebA networks)")
@@ -168,14 +166,11 @@ class AutoencoderTask(Task):
         return per_item.mean() if self.recon == "l2sq" else per_item.add(1e-10).sqrt().mean()
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        x = as_float(x)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+        return self.layout(as_float(x))
 
     def build(self, regularizer, target: str, device) -> Autoencoder:
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
-        model = Autoencoder(*self.networks(head), regularizer, target, self.autocast == "bf16")
-        return model.to(device, memory_format=torch.channels_last if self.channels_last else
-                        torch.preserve_format)
+        return self.place(Autoencoder(*self.networks(head), regularizer, target, self.autocast), device)
 
     def run(self, regularizer, ctx):
         torch.manual_seed(ctx.seed)

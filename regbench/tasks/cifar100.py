@@ -35,6 +35,7 @@ from ..regularizers.base import WEIGHTS
 from ..training import check_finite, fixed_subset
 from ..weights import weight_layers
 from .base import Task
+from .speed import SpeedOptions, autocast_context
 
 MILESTONES = (30 / 75, 50 / 75, 65 / 75)  # fractions of training where the learning rate drops ×0.1
 
@@ -48,7 +49,7 @@ def positive(default, doc: str) -> Param:
     return Param(default, doc, check=lambda v: v > 0, rule="> 0")
 
 
-class Cifar100Task(Task):
+class Cifar100Task(SpeedOptions, Task):
     """CIFAR-100 classification; a subclass supplies :meth:`network` (logits from normalised images)."""
 
     supports = (WEIGHTS,)
@@ -68,8 +69,6 @@ class Cifar100Task(Task):
                       check=lambda v: v >= 0, rule="≥ 0")
     eval_batch = positive(1000, "test images per forward pass")
     check_every = positive(500, "steps between reads of the loss (NaN check, intermediate report)")
-    channels_last = Param(False, "channels-last memory format for images and convolutions")
-    autocast = Param("none", "mixed precision of the network's forward pass", choices=("none", "bf16"))
     compile = Param(False, "torch.compile the network")
 
     def network(self) -> nn.Module:
@@ -83,9 +82,8 @@ class Cifar100Task(Task):
                 for name, md5 in dataset.FILES.items()}
 
     def build(self, device) -> nn.Module:
-        model = nn.Sequential(OrderedDict(normalize=Normalize(MEAN, STD), net=self.network()))
-        return model.to(device, memory_format=torch.channels_last if self.channels_last else
-                        torch.preserve_format)
+        return self.place(nn.Sequential(OrderedDict(normalize=Normalize(MEAN, STD), net=self.network())),
+                          device)
 
     def optimizer(self, model: nn.Module):
         """(SGD over every parameter, its step schedule: ×0.1 at :func:`milestones`)."""
@@ -95,10 +93,8 @@ class Cifar100Task(Task):
 
     def logits(self, forward, x: torch.Tensor) -> torch.Tensor:
         """float32 logits of uint8 images, under the task's memory format and autocast."""
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.autocast == "bf16"):
-            return forward(x).float()
+        with autocast_context(x.device.type, self.autocast):
+            return forward(self.layout(x)).float()
 
     def batches(self, n: int, generator: torch.Generator):
         """Endless index batches: a fresh permutation per epoch, the last partial batch dropped."""
