@@ -253,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     except RegbenchError as exc:
         print(f"regbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a reader that stopped early, e.g. `| head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

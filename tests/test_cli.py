@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from conftest import run_cli
@@ -61,3 +64,15 @@ def test_leaderboard_markdown_and_csv(store_dir, tmp_path):
     assert csv.splitlines()[0].startswith("task,reg,config,metric,direction,mean,std,n,ci_low")
     task = TASKS.get("digits_ae")
     assert len(csv.splitlines()) == 1 + 2 * len({**task.metrics, **task.cross_run_metrics})
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(store_dir):
+    """``regbench ... | head -1``: no traceback when the reader closes the pipe."""
+    command = [sys.executable, "-m", "regbench", "grid", "--task", "sphere", "--reg", "none",
+               "--seeds", "3000", "--dry-run"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        first = process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0
+    assert first.startswith(b"Grid inline: 3000 trials") and "Traceback" not in stderr
