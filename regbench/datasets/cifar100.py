@@ -3,15 +3,13 @@
 The python version in torchvision's layout, ``<data dir>/cifar-100-python/{train,test}``: pickles
 holding ``data`` (uint8, n × 3072, the red, green and blue 32×32 planes of each image) and
 ``fine_labels`` (the 100 classes). Both files are md5-checked against :data:`FILES`, torchvision's
-checksums (``torchvision.datasets.CIFAR100.train_list`` / ``test_list``); a verified file is not
-hashed again while its size and modification time stay the same. When a file is missing,
+checksums (``torchvision.datasets.CIFAR100.train_list`` / ``test_list``). When a file is missing,
 torchvision downloads the set into the cache directory; offline, the error names the missing file
 and where to put it. (Tests write small files in this format and put their own checksums in
 :data:`FILES`.)
 """
 from __future__ import annotations
 
-import functools
 import pickle
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import torch
 
 from ..errors import RegbenchError
 from ..settings import cache_dir
-from .files import check_md5, find, missing
+from .files import checked_files
 
 FOLDER = "cifar-100-python"
 FILES = {"train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc"}
@@ -34,26 +32,9 @@ def download() -> None:
     CIFAR100(str(cache_dir()), download=True)
 
 
-@functools.lru_cache(maxsize=8)
-def verified(path: str, size: int, mtime_ns: int, md5: str) -> None:
-    check_md5(Path(path), md5)
-
-
 def cifar100_files() -> dict[str, Path]:
     """The checked ``train`` and ``test`` files, downloading them into the cache when any is missing."""
-    paths = {name: find(f"{FOLDER}/{name}") for name in FILES}
-    absent = [name for name, path in paths.items() if path is None]
-    if absent:
-        try:
-            download()
-        except Exception as exc:  # offline, or torchvision unusable
-            raise missing(f"{FOLDER}/{absent[0]}", "CIFAR-100",
-                          f"download failed: {type(exc).__name__}: {exc}") from None
-        paths = {name: cache_dir() / FOLDER / name for name in FILES}
-    for name, path in paths.items():
-        stat = path.stat()
-        verified(str(path), stat.st_size, stat.st_mtime_ns, FILES[name])
-    return paths
+    return checked_files(FOLDER, FILES, "CIFAR-100", download)
 
 
 def read_split(path: Path) -> tuple[torch.Tensor, torch.Tensor]:

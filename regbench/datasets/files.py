@@ -2,12 +2,15 @@
 
 A file is looked up in the data directory (read-only to regbench), then in the cache directory
 (where downloads go). A missing or corrupt file is a :class:`RegbenchError` naming the file and the
-place to put it.
+place to put it. A file whose md5 was checked is not hashed again in the same process while its
+size and modification time stay the same (a grid's trials load the same files many times).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
+from typing import Callable
 
 from ..errors import RegbenchError
 from ..settings import cache_dir, data_dir
@@ -27,6 +30,31 @@ def check_md5(path: Path, expected: str) -> None:
     if found != expected:
         raise RegbenchError(f"{path} is corrupt (md5 {found}, expected {expected}); "
                             f"replace it with a fresh copy")
+
+
+@functools.lru_cache(maxsize=32)
+def _verified(path: str, size: int, mtime_ns: int, expected: str) -> None:
+    check_md5(Path(path), expected)
+
+
+def checked_files(folder: str, checksums: dict[str, str], what: str,
+                  download: Callable[[], None]) -> dict[str, Path]:
+    """``{name: path}`` of the files ``folder/<name>`` with their md5 ``checksums``; when any is
+    missing, ``download()`` fetches the set into ``cache_dir()/folder``, and if that fails the
+    error names the first missing file and where to put it."""
+    paths = {name: find(f"{folder}/{name}") for name in checksums}
+    absent = [name for name, path in paths.items() if path is None]
+    if absent:
+        try:
+            download()
+        except Exception as exc:  # offline, or torchvision unusable
+            raise missing(f"{folder}/{absent[0]}", what,
+                          f"download failed: {type(exc).__name__}: {exc}") from None
+        paths = {name: cache_dir() / folder / name for name in checksums}
+    for name, path in paths.items():
+        stat = path.stat()
+        _verified(str(path), stat.st_size, stat.st_mtime_ns, checksums[name])
+    return paths
 
 
 def find(relative: str) -> Path | None:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..errors import RegbenchError
 from ..settings import cache_dir
-from .files import check_md5, find, missing
+from .files import checked_files
 
 FILES = {  # torchvision.datasets.MNIST.resources
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -26,21 +26,15 @@ FILES = {  # torchvision.datasets.MNIST.resources
 }
 
 
+def download() -> None:
+    """The set into the cache directory (needs torchvision and a network)."""
+    from torchvision.datasets import MNIST
+    MNIST(str(cache_dir()), download=True)
+
+
 def mnist_files() -> dict[str, Path]:
     """The four checked ``.gz`` files, downloading them into the cache when any is missing."""
-    paths = {name: find(f"MNIST/raw/{name}") for name in FILES}
-    absent = [name for name, path in paths.items() if path is None]
-    if absent:
-        try:
-            from torchvision.datasets import MNIST
-            MNIST(str(cache_dir()), download=True)
-        except Exception as exc:  # offline, or torchvision unusable
-            raise missing(f"MNIST/raw/{absent[0]}", "MNIST",
-                          f"download failed: {type(exc).__name__}: {exc}") from None
-        paths = {name: cache_dir() / "MNIST" / "raw" / name for name in FILES}
-    for name, path in paths.items():
-        check_md5(path, FILES[name])
-    return paths
+    return checked_files("MNIST/raw", FILES, "MNIST", download)
 
 
 def read_idx(path: Path) -> np.ndarray:
