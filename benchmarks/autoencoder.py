@@ -19,7 +19,6 @@ import itertools
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -30,6 +29,7 @@ from regbench.datasets.celeba import celeba_folder, folder_index
 from regbench.datasets.mnist import mnist_files
 from regbench.tasks.base import RunContext
 from regbench.training import minibatches
+from timing import seconds
 
 
 class CelebaFiles(Dataset):
@@ -77,13 +77,9 @@ def model_and_optimizer(task, device, seed=0):
 def images_per_second(task, batches, n: int, device) -> float:
     model, optimizer = model_and_optimizer(task, device)
     task.train_epoch(model, "codes", optimizer, itertools.islice(batches, 1), 0)  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    task.train_epoch(model, "codes", optimizer, itertools.islice(batches, n), 0)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return n * task.batch_size / (time.perf_counter() - start)
+    elapsed = seconds(lambda: task.train_epoch(model, "codes", optimizer, itertools.islice(batches, n), 0),
+                      device)
+    return n * task.batch_size / elapsed
 
 
 def losses(task, x: torch.Tensor, device, steps: int = 3) -> list[float]:

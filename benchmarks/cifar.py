@@ -18,7 +18,6 @@ CUDA when available, batch 128 on CUDA and 16 on the CPU.
 """
 import argparse
 import statistics
-import time
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -26,19 +25,10 @@ from torch.utils.data import DataLoader, Dataset
 from regbench import create_regularizer, create_task
 from regbench.datasets.augment import Normalize, random_crop_flip
 from regbench.datasets.cifar100 import MEAN, STD
+from timing import seconds
 
 REGULARIZERS = ["none", "orthogonal", "srip", "mhe", "mhs", "mhp", "r_mhp", "mhc", "mgd"]
 MODELS = {"cnn9": "cifar100_cnn9", "resnet18": "cifar100_resnet18"}
-
-
-def seconds(work, device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    work()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def trainer(task, reg: str, x, y, device):

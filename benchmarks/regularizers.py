@@ -10,27 +10,18 @@ Medians over ``--repeats`` runs, all measured in this one process:
 """
 import argparse
 import statistics
-import time
 
 import torch
 
 from regbench import CODES, POSTERIOR, REGULARIZERS, WEIGHTS, create_regularizer, create_task
 from regbench.models.cnn9 import cnn9
 from regbench.weights import weight_layers
+from timing import seconds
 
 
 def median_seconds(step, repeats: int, device: str) -> float:
     step()  # warm-up (lazy state such as poles, caches)
-    times = []
-    for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(seconds(step, device) for _ in range(repeats))
 
 
 def backward_of(make_loss, params):
