@@ -13,7 +13,7 @@ Pipeline: all images stay uint8 on the device; each step indexes a batch, crops 
 batched tensor ops (:mod:`regbench.datasets.augment`) and normalises it inside the network. Losses
 accumulate on the device and are read (and checked for NaN / inf: status ``diverged`` with the step
 of the check) every ``check_every`` steps. Options: channels-last, bf16 autocast (losses in
-float32), ``torch.compile``. Metrics: top-1 ``test_error`` / ``test_acc`` (fractions), final
+float32), ``torch.compile``. Metrics: top-1 ``test_error`` (a fraction), final
 ``train_loss`` (cross-entropy, mean over the last ``check_every`` steps) and ``penalty``, and the
 geometry of every layer's filters (``weights.*``, ``layers``).
 """
@@ -53,7 +53,7 @@ class Cifar100Task(SpeedOptions, Task):
     """CIFAR-100 classification; a subclass supplies :meth:`network` (logits from normalised images)."""
 
     supports = (WEIGHTS,)
-    metrics = {"test_error": "min", "test_acc": "max", "train_loss": "min"}
+    metrics = {"test_error": "min", "train_loss": "min"}
 
     iterations = positive(75000, "training steps (minibatches)")
     batch_size = positive(128, "minibatch size")
@@ -151,7 +151,7 @@ class Cifar100Task(SpeedOptions, Task):
                 totals.zero_()
                 steps = 0
         error = self.test_error(forward, model, x_test, y_test)
-        return {"test_error": error, "test_acc": 1 - error, "train_loss": loss, "penalty": penalty,
+        return {"test_error": error, "train_loss": loss, "penalty": penalty,
                 "target": target, **describe_layers(weight_layers(model))}
 
 
