@@ -1,24 +1,20 @@
-"""Overhead of `regbench grid` per trial, and the leaderboard's build time.
+"""Overhead of `regbench grid` per trial (the leaderboard's: ``benchmarks/leaderboard_scale.py``).
 
 1. The same tiny trials (``sphere``, n = 20, 5 steps, one seed each) run directly with
    ``runner.execute`` and through Ray Tune on a local Ray instance with ``--cpus`` CPUs (default 1,
    so that trials run one after another), records written to a temporary results store. Printed:
    median direct trial time, the grid's wall time per trial (Ray start excluded; Tune set-up and
    worker start-up amortised over the trials), their ratio, and the median record append.
-2. The leaderboard (summary statistics with paired tests, markdown and CSV) of ``--records``
-   synthetic records (default 100,000).
 
-    python benchmarks/grid.py [--trials 20] [--cpus 1] [--records 100000]
+    python benchmarks/grid.py [--trials 20] [--cpus 1]
 """
 import argparse
 import os
-import random
 import statistics
 import tempfile
 import time
 
 from regbench.cluster import ray_session
-from regbench.leaderboard import to_csv, to_markdown
 from regbench.runner import execute, prepare
 from regbench.store import ResultsStore
 
@@ -54,23 +50,10 @@ def append_seconds(record: dict, directory: str, repeats: int = 50) -> float:
     return statistics.median(times)
 
 
-def synthetic_records(count: int) -> list[dict]:
-    """digits_ae records: 10 regularizers × 100 configurations × seeds, 5 metrics each."""
-    rng = random.Random(0)
-    regs = ["none", "eccentric", "mmd_imq", "coulomb", "mhe", "kl_gauss", "vmf", "r1", "r2", "r3"]
-    return [{"task": "digits_ae", "reg": regs[i % 10], "seed": i // 1000, "status": "ok",
-             "config_hash": f"{i:016x}", "task_params": {"d": 8, "lam": 10.0 ** -(i // 10 % 100)},
-             "reg_params": {}, "metrics": {m: rng.random() for m in (
-                 "test_mse", "val_mse", "cov_trace_per_d", "eccentricity", "knn_error")},
-             "versions": {"git_commit": "x", "torch": "t"}, "device": "cpu", "host": "h"}
-            for i in range(count)]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--cpus", type=int, default=1)
-    parser.add_argument("--records", type=int, default=100_000)
     args = parser.parse_args()
     configs = trials(args.trials)
     direct = direct_seconds(configs)
@@ -84,13 +67,6 @@ def main():
     print(f"  regbench grid:  {through_ray * 1e3:.1f} ms per trial ({through_ray / direct:.1f}× "
           f"direct; harness overhead {(through_ray - direct) * 1e3:.1f} ms per trial)")
     print(f"  record append (flock + fsync): median {append * 1e3:.2f} ms")
-    records = synthetic_records(args.records)
-    for name, build in (("markdown", to_markdown), ("csv", to_csv)):
-        start = time.perf_counter()
-        text = build(records)
-        seconds = time.perf_counter() - start
-        print(f"leaderboard {name} of {len(records):,} records: {seconds:.2f} s "
-              f"({len(text.splitlines()):,} lines)")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from functools import partial
 from pathlib import Path
 
-from .errors import RegbenchError
+from .errors import NotRecorded, RegbenchError
 from .registry import REGULARIZERS, TASKS, load_plugin
 from .store import ResultsStore
 
@@ -26,30 +27,34 @@ def cmd_run(args) -> int:
     from .runner import execute, prepare
     config = prepare(args.task, args.reg, parse_settings(args.set), args.seed)
     store = ResultsStore(args.results)
-    previous = None if args.force else store.find_ok(config.config_hash)
+    previous = None if args.force else store.find_ok(config.run_key)
     if previous:
-        print(f"Reusing record {previous['id']} (config {config.config_hash}); --force to re-run.")
+        print(f"Reusing record {previous['id']} (run {config.run_key}); --force to re-run.")
         record = previous
     else:
         record = execute(config, device=args.device, quiet=args.quiet, results_dir=store.directory)
-        store.append(record)
-    print(summary(record, store))
+        try:
+            store.append(record)
+        except NotRecorded:
+            print(summary(record))
+            raise
+    print(summary(record) + f"\n  record {record['id']} (run {record['run_key']}) in {store.path}")
     return 0 if record["status"] == "ok" else 1
 
 
-def summary(record: dict, store: ResultsStore) -> str:
+def summary(record: dict) -> str:
     lines = [f"{record['task']} × {record['reg']}  seed {record['seed']}  →  {record['status']}"
              f"  ({record['wall_time_s']:.1f} s on {record['device']})"]
-    params = {**record["task_params"], **record["reg_params"]}
-    lines.append("  hyperparameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    changed = {**record["params"]["task"], **record["params"]["reg"]}
+    lines.append("  hyperparameters: " + (", ".join(f"{k}={v}" for k, v in changed.items())
+                                          or "defaults") + " (`regbench list` shows the defaults)")
     if record["error"]:
         lines.append(f"  error: {record['error']}")
     for name, value in record["metrics"].items():
         if isinstance(value, (dict, list)):
-            continue  # spectra, per-layer diagnostics, saved codes: in the record
+            continue  # arrays and per-layer diagnostics: in the run's artifact file
         text = f"{value:.6g}" if isinstance(value, float) else str(value)
         lines.append(f"  {name:<24} {text}")
-    lines.append(f"  record {record['id']} (config {record['config_hash']}) in {store.path}")
     return "\n".join(lines)
 
 
@@ -104,24 +109,23 @@ def cmd_grid(args) -> int:
 
 
 def run_grid_trials(grid, store: ResultsStore, args) -> int:
-    from .grid import labels, latest_records
+    from .grid import labels
     trials = grid.trials()
-    status = {h: r["status"] for h, r in latest_records(store.records()).items()}
-    pending = [c for c in trials if (status.get(c.config_hash) in ("failed", "diverged")
-                                     if args.retry_failed else c.config_hash not in status)]
-    recorded = sum(c.config_hash in status for c in trials)
+    status = {key: outcome[0] for key, outcome in store.outcomes().items()}
+    pending = [c for c in trials if (status.get(c.run_key) in ("failed", "diverged")
+                                     if args.retry_failed else c.run_key not in status)]
+    recorded = sum(c.run_key in status for c in trials)
     if args.resume and not recorded:
         raise RegbenchError(f"nothing to resume: no trial of grid '{grid.name}' is recorded in "
                             f"{store.path}")
     print(f"Grid {grid.name}: {len(trials)} trials, {recorded} already recorded, "
           f"{len(pending)} to run.")
     if args.dry_run:
-        to_run = {c.config_hash for c in pending}
-        names = labels([{**c.task_params, **c.reg_params} for c in trials],
-                       [(c.task, c.reg) for c in trials])
+        to_run = {c.run_key for c in pending}
+        names = labels([{**c.identity["params"]["task"], **c.identity["params"]["reg"]}
+                        for c in trials], [(c.task, c.reg) for c in trials])
         for config, label in zip(trials, names):
-            state = "to run" if config.config_hash in to_run else \
-                status.get(config.config_hash, "not run")
+            state = "to run" if config.run_key in to_run else status.get(config.run_key, "not run")
             print(f"  {state:<9} {config.task:<12} {config.reg:<12} seed {config.seed:<3} {label}")
         return 0
     if pending:
@@ -136,15 +140,14 @@ def run_grid_trials(grid, store: ResultsStore, args) -> int:
 
 def grid_summary(name: str, trials, store: ResultsStore) -> int:
     """Counts by status (and each failure) of the grid's trials in the store; the exit status."""
-    from .grid import latest_records
-    latest = latest_records(store.records())
+    outcomes = store.outcomes()
     counts: dict[str, int] = {}
     for config in trials:
-        record = latest.get(config.config_hash, {"status": "not run"})
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
-        if record["status"] in ("failed", "diverged"):
-            print(f"  {record['status']}: {config.task} × {config.reg} seed {config.seed} "
-                  f"(config {config.config_hash}): {record['error']}")
+        status, error = outcomes.get(config.run_key, ("not run", None))
+        counts[status] = counts.get(status, 0) + 1
+        if status in ("failed", "diverged"):
+            print(f"  {status}: {config.task} × {config.reg} seed {config.seed} "
+                  f"(run {config.run_key}): {error}")
     print(f"Grid {name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
           + f"; records in {store.path}")
     if counts.get("not run"):
@@ -160,39 +163,66 @@ def _names(value: str | None) -> list[str] | None:
 
 def cmd_leaderboard(args) -> int:
     from .leaderboard import study_report, to_csv, to_markdown
-    from .leaderboard.figure_links import figure_section
     store = ResultsStore(args.results)
-    records = [r for r in store.records() if not args.task or r["task"] in args.task]
-    figures = partial(figure_section, store_dir=store.directory, out_dir=Path(args.out).parent) \
-        if args.out else None
+    figures = None
+    if args.out:
+        from .leaderboard.figure_links import figure_section
+        figures = partial(figure_section, out_dir=Path(args.out).parent)
     if args.study:
         from .grid import load_grid
-        markdown, csv = study_report(load_grid(args.study), records, figures)
+        markdown, csv = study_report(load_grid(args.study), store, figures)
         outputs = {args.out: markdown, str(Path(args.out).with_suffix(".csv")): csv} \
             if args.out else {None: markdown}
     else:
         fmt = args.format or ("csv" if args.out and args.out.endswith(".csv") else "md")
-        outputs = {args.out: to_csv(records) if fmt == "csv" else to_markdown(records, figures)}
+        outputs = {args.out: to_csv(store, args.task) if fmt == "csv"
+                   else to_markdown(store, args.task, figures)}
     for path, text in outputs.items():
         if path is None:
             sys.stdout.write(text)
             continue
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text)
-        print(f"Wrote {path} ({len(records)} records)")
+        print(f"Wrote {path}")
+    return 0
+
+
+def cmd_store(args) -> int:
+    from .store import convert
+    store = ResultsStore(args.results)
+    if args.action == "migrate":
+        count = convert.migrate(store)
+        print(f"Migrated {count} records of {store.path} to the current layout (arrays in "
+              f"{store.directory / 'artifacts'}); the original is kept as "
+              f"{store.directory / convert.V1_BACKUP}.")
+    elif args.action == "export":
+        if not args.file:
+            raise RegbenchError("regbench store export needs the output file: regbench store export FILE")
+        count = convert.export(store, Path(args.file))
+        print(f"Exported {count} records of {store.path} to {args.file}")
+    else:
+        if not args.file:
+            raise RegbenchError("regbench store import needs the file to read: regbench store import FILE")
+        added, present = convert.import_records(store, Path(args.file))
+        print(f"Imported {added} records from {args.file} into {store.path} ({present} were there)")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import MODULE to register its regularizers/tasks (repeatable)")
-    common.add_argument("--results", metavar="DIR",
-                        help="results store directory (default $REGBENCH_RESULTS or ~/.local/share/regbench)")
-    common.add_argument("--data-dir", metavar="DIR",
-                        help="datasets directory, read-only (sets $REGBENCH_DATA; see README)")
-    parser = argparse.ArgumentParser(prog="regbench", parents=[common],
+    parser = argparse.ArgumentParser(prog="regbench",
                                      description="Compare diversity regularizers on equal terms.")
+    common = argparse.ArgumentParser(add_help=False)
+    # Global options typed after the subcommand are stored as after_*, else the subcommand's
+    # defaults would overwrite those typed before it; main() merges the two.
+    for options, prefix in ((parser, ""), (common, "after_")):
+        options.add_argument("--plugin", dest=prefix + "plugin", action="append", default=[],
+                             metavar="MODULE",
+                             help="import MODULE to register its regularizers/tasks (repeatable)")
+        options.add_argument("--results", dest=prefix + "results", metavar="DIR",
+                             help="results store directory (default $REGBENCH_RESULTS or "
+                                  "~/.local/share/regbench)")
+        options.add_argument("--data-dir", dest=prefix + "data_dir", metavar="DIR",
+                             help="datasets directory, read-only (sets $REGBENCH_DATA; see README)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[common], help="train one configuration and record it")
@@ -239,20 +269,41 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the grid's trials only, one section per [[table]] with the published "
                             "numbers it names; --out X.md also writes X.csv")
     board.set_defaults(func=cmd_leaderboard)
+
+    store = sub.add_parser("store", parents=[common], help="migrate, export or import records")
+    store.add_argument("action", choices=["migrate", "export", "import"],
+                       help="migrate: convert a store of the v1 layout (keeps records.v1.jsonl); "
+                            "export FILE: every readable record, sorted, with its artifact files; "
+                            "import FILE: add a file's records that the store does not hold")
+    store.add_argument("file", nargs="?", metavar="FILE")
+    store.set_defaults(func=cmd_store)
     return parser
+
+
+def print_warning(message, category, *rest, **kwargs) -> None:
+    """Warnings as one line each (the store's damaged lines, for example)."""
+    print(f"regbench: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.data_dir:
-        os.environ["REGBENCH_DATA"] = args.data_dir  # inherited by local workers
+    warnings.showwarning = print_warning
     try:
+        args.plugin += vars(args).pop("after_plugin")  # --plugin accumulates
+        for name in ("results", "data_dir"):
+            before, after = getattr(args, name), vars(args).pop("after_" + name)
+            if before and after and before != after:
+                raise RegbenchError(f"--{name.replace('_', '-')} given twice with different "
+                                    f"values: '{before}' before the subcommand, '{after}' after it")
+            setattr(args, name, after or before)
+        if args.data_dir:
+            os.environ["REGBENCH_DATA"] = args.data_dir  # inherited by local workers
         for module in args.plugin:
             load_plugin(module)
         return args.func(args)
     except RegbenchError as exc:
         print(f"regbench: error: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, NotRecorded) else 2
     except BrokenPipeError:  # output piped into a reader that stopped early, e.g. `| head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -12,3 +12,7 @@ class Diverged(Exception):
         super().__init__(f"non-finite loss {value} at {where} {step}")
         self.step = step
         self.where = where
+
+
+class NotRecorded(RegbenchError):
+    """A run's record could not be written (disk full, read-only directory); nothing was kept."""

@@ -57,14 +57,12 @@ def eigen_images(images: np.ndarray, path: Path) -> str:
     return _save(fig, path)
 
 
-def generation_vs_eccentricity(records: list[dict], metric: str, path: Path) -> str:
+def generation_vs_eccentricity(points: dict[str, tuple], metric: str, path: Path) -> str:
+    """``points``: regularizer → (eccentricities, values of ``metric``), one pair per run."""
     fig = Figure(figsize=(5, 3.8))
     ax = fig.subplots()
-    for reg in sorted({r["reg"] for r in records}):
-        points = [(r["metrics"]["eccentricity"], r["metrics"][metric]) for r in records
-                  if r["reg"] == reg and metric in r["metrics"]]
-        if points:
-            ax.scatter(*zip(*points), label=reg)
+    for reg, (x, y) in sorted(points.items()):
+        ax.scatter(x, y, label=reg)
     ax.set(xlabel="eccentricity ε", ylabel=metric, title=f"{metric} against ε")
     ax.legend(fontsize=8)
     return _save(fig, path)

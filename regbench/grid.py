@@ -190,7 +190,7 @@ class Grid:
                     raise RegbenchError(f"{where}: {exc}") from None
 
     def trials(self, ranges_as_bounds: bool = False, check_data: bool = True) -> list[RunConfig]:
-        """Every trial, validated and without duplicates (tasks, regularizers, axes, then seeds).
+        """Every trial, validated and without duplicate runs (tasks, regularizers, axes, seeds).
 
         Ranges are an error unless ``ranges_as_bounds`` (tuning mode validates their bounds)."""
         self.check()
@@ -213,7 +213,7 @@ class Grid:
                         label = ", ".join(f"{k}={v}" for k, v in values.items())
                         raise RegbenchError(f"{self.where('grid')}: trial {task} × {reg} ("
                                             f"{label or 'defaults'}; seed {seed}): {exc}") from None
-                    configs.setdefault(config.config_hash, config)
+                    configs.setdefault(config.run_key, config)  # `none` once whatever λ
         return list(configs.values())
 
 
@@ -285,15 +285,6 @@ def labels(params: list[dict], groups: list | None = None) -> list[str]:
 
 def short(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def latest_records(records) -> dict[str, dict]:
-    """Config hash → its latest ``ok`` record, else its latest record."""
-    latest: dict[str, dict] = {}
-    for record in records:
-        if latest.get(record["config_hash"], {}).get("status") != "ok":
-            latest[record["config_hash"]] = record
-    return latest
 
 
 def inline_grid(tasks: list[str], regularizers: list[str], settings: dict[str, str],

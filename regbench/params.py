@@ -71,6 +71,7 @@ class Configurable:
 
     kind = "component"  # "regularizer" or "task", used in messages
     registered_name = ""
+    version = 1  # bump when a change alters what a run measures; older records stay apart
 
     @classmethod
     def params(cls) -> dict[str, Param]:

@@ -1,9 +1,10 @@
 """Name → class registries for regularizers and tasks, with plugin discovery.
 
 Like timm's ``@register_model``: decorate a class with ``@register_regularizer("name")`` or
-``@register_task("name")``. Third-party packages are found through the entry-point groups
-``regbench.regularizers`` and ``regbench.tasks`` (loaded on first lookup) and modules can be
-imported explicitly with ``load_plugin("some.module")`` (the CLI's ``--plugin``).
+``@register_task("name")``. The built-in packages ``regbench.regularizers`` and ``regbench.tasks``,
+then third-party packages found through the entry-point groups of the same names, are imported on
+first lookup; modules can be imported explicitly with ``load_plugin("some.module")`` (the CLI's
+``--plugin``).
 """
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from .params import unknown_name_message
 
 
 class Registry:
-    def __init__(self, kind: str, group: str):
+    def __init__(self, kind: str, group: str, builtins: str | None = None):
         self.kind = kind
         self.group = group
+        self.builtins = builtins  # the package whose modules register the built-in classes
         self._classes: dict[str, type] = {}
-        self._entry_points_loaded = False
+        self._loaded = False
 
     def register(self, name: str):
         """Class decorator registering ``cls`` under ``name``; a second owner of a name is an error."""
@@ -36,11 +38,14 @@ class Registry:
             return cls
         return decorator
 
-    def load_entry_points(self) -> None:
-        """Import every module advertised under this registry's entry-point group (once)."""
-        if self._entry_points_loaded:
+    def load(self) -> None:
+        """Import the built-in package, then every module advertised under this registry's
+        entry-point group (once)."""
+        if self._loaded:
             return
-        self._entry_points_loaded = True
+        self._loaded = True
+        if self.builtins:
+            importlib.import_module(self.builtins)
         for ep in importlib.metadata.entry_points(group=self.group):
             try:
                 obj = ep.load()
@@ -51,11 +56,11 @@ class Registry:
                 self.register(ep.name)(obj)
 
     def names(self) -> list[str]:
-        self.load_entry_points()
+        self.load()
         return sorted(self._classes)
 
     def get(self, name: str) -> type:
-        self.load_entry_points()
+        self.load()
         if name not in self._classes:
             raise RegbenchError(unknown_name_message(self.kind, name, self._classes))
         return self._classes[name]
@@ -68,8 +73,8 @@ def _origin(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-REGULARIZERS = Registry("regularizer", "regbench.regularizers")
-TASKS = Registry("task", "regbench.tasks")
+REGULARIZERS = Registry("regularizer", "regbench.regularizers", builtins="regbench.regularizers")
+TASKS = Registry("task", "regbench.tasks", builtins="regbench.tasks")
 register_regularizer = REGULARIZERS.register
 register_task = TASKS.register
 

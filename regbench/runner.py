@@ -6,18 +6,15 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import random
 import socket
-import subprocess
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +22,12 @@ import numpy as np
 import torch
 
 from .errors import Diverged, RegbenchError
+from .git import git_commit
+from .identity import identity, keys
 from .registry import REGULARIZERS, TASKS
 from .tasks.base import RunContext
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,32 @@ class RunConfig:
     reg_params: dict
     seed: int
 
-    def key(self) -> dict:
-        return {"task": self.task, "reg": self.reg, "task_params": self.task_params,
-                "reg_params": self.reg_params, "seed": self.seed}
+    @cached_property
+    def identity(self) -> dict:
+        """Task, regularizer, their versions and non-default hyperparameters (:mod:`.identity`)."""
+        return identity(TASKS.get(self.task), REGULARIZERS.get(self.reg), self.task_params,
+                        self.reg_params)
 
     @property
-    def config_hash(self) -> str:
-        canonical = json.dumps(self.key(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    def run_key(self) -> str:
+        return keys(self.identity, self.seed)[0]
+
+    @property
+    def config_key(self) -> str:
+        return keys(self.identity, self.seed)[1]
+
+    def fields(self) -> dict:
+        """The record fields that say which run this is and how to read it: its keys, the
+        ``config_key`` of ``none`` on the same task hyperparameters (its baseline), and the
+        task's metrics in order with their directions, and its cross-run metrics."""
+        task_cls = TASKS.get(self.task)
+        ident = self.identity
+        run_key, config_key = keys(ident, self.seed)
+        baseline = identity(task_cls, REGULARIZERS.get("none"), self.task_params, {})
+        return {"run_key": run_key, "config_key": config_key, "none_key": keys(baseline, 0)[1],
+                **ident, "seed": self.seed, "task_params": self.task_params,
+                "reg_params": self.reg_params, "directions": list(task_cls.metrics.items()),
+                "cross_run": list(task_cls.cross_run_metrics)}
 
 
 def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, dict]:
@@ -100,8 +117,8 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
     """Train ``config`` and return its run record (never raises for a failing trial).
 
     ``report(step, metrics)`` receives the task's intermediate metrics, if given. Files the task
-    writes (figures) go to ``<results_dir>/figures/<record id>/``, recorded as ``artifacts``
-    relative to ``results_dir`` (the results store's directory); without one it writes none."""
+    writes (figures) go to ``<results_dir>/figures/<record id>/`` (without ``results_dir``, none);
+    the store lists them, and moves non-scalar metrics into an artifact file, when it appends."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     status, error, metrics, trace, data = "ok", None, {}, None, {}
@@ -126,15 +143,13 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
         raise
     except Exception as exc:  # a crashed trial is recorded, not lost
         status, error = "failed", "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        trace = traceback.format_exc()[-4000:]
+        trace = traceback.format_exc()[-2000:]
     return {
         "record_version": RECORD_VERSION,
         "id": record_id,
-        "config_hash": config.config_hash,
-        **config.key(),
+        **config.fields(),
         "metrics": metrics,
         "data": data,
-        "artifacts": f"figures/{record_id}" if artifacts and artifacts.exists() else None,
         "status": status,
         "error": error,
         "traceback": trace,
@@ -151,21 +166,6 @@ def versions() -> dict[str, str | None]:
     from . import __version__
     return {"python": platform.python_version(), "torch": torch.__version__,
             "regbench": __version__, "git_commit": git_commit()}
-
-
-def git_commit() -> str | None:
-    """The commit of the regbench checkout, if it is one (with ``+dirty`` for local changes)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=5)
-        if commit.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "regbench"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return commit.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def describe_device(device: str) -> str:

@@ -20,7 +20,7 @@ import ray
 import torch
 from ray import tune
 
-from .errors import RegbenchError
+from .errors import NotRecorded, RegbenchError
 from .grid import labels
 from .registry import load_plugin
 from .runner import RunConfig, execute, prepare
@@ -58,7 +58,8 @@ def numeric(metrics: dict) -> dict:
 
 class RecordWriter(tune.Callback):
     """Appends each trial's record to the store on the driver, once per Tune trial (a trial that
-    Tune restarts after losing its node reports again)."""
+    Tune restarts after losing its node reports again). A record that cannot be written is said
+    in one line and left out; the grid goes on and its summary counts the trial as not run."""
 
     def __init__(self, store: ResultsStore):
         self.store = store
@@ -66,8 +67,12 @@ class RecordWriter(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "record_json" in result and trial.trial_id not in self.written:
-            self.written[trial.trial_id] = json.loads(result["record_json"])
-            self.store.append(self.written[trial.trial_id])
+            record = json.loads(result["record_json"])
+            self.written[trial.trial_id] = record
+            try:
+                self.store.append(record)
+            except NotRecorded as exc:
+                print(f"regbench: error: {exc}", file=sys.stderr)
 
 
 def settings_of(config: RunConfig) -> dict:

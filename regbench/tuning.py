@@ -105,8 +105,8 @@ def tune_grid(grid: Grid, store: ResultsStore, algorithm: str, samples: int, *, 
         best = search(grid, plan, select, algorithm, samples, search_store, **options)
         configs = [RunConfig(t, r, b["task_params"], b["reg_params"], seed)
                    for (t, r), b in best.items() for seed in grid.seeds]
-        done = {r["config_hash"] for r in store.records() if r["status"] == "ok"}
-        pending = [c for c in configs if c.config_hash not in done]
+        done = {key for key, (status, _) in store.outcomes().items() if status == "ok"}
+        pending = [c for c in configs if c.run_key not in done]
         if pending:
             run_grid(pending, store=store, name=f"{grid.name}_selected", resources=grid.resources,
                      metric=grid.metric, mode=grid.mode(grid.metric), **options)

@@ -19,3 +19,18 @@ def run_cli(*args, cwd=None, timeout=300):
     """Run the real ``regbench`` command line in a subprocess; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "regbench", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=os.environ.copy())
+
+
+def make_record(task, reg, seed, metrics, status="ok", **settings):
+    """A run record of the current layout, as ``regbench run`` writes it, with these metrics."""
+    import uuid
+
+    from regbench.runner import RECORD_VERSION, prepare
+    config = prepare(task, reg, settings, seed, check_data=False)
+    return {"record_version": RECORD_VERSION, "id": uuid.uuid4().hex[:12], **config.fields(),
+            "metrics": dict(metrics), "status": status, "error": None if status == "ok" else "boom",
+            "traceback": None, "data": {}, "started_at": "2026-01-01T00:00:00+00:00",
+            "wall_time_s": 1.0, "versions": {"git_commit": "abc", "torch": "2.x",
+                                             "python": "3.11", "regbench": "0.1.0"},
+            "device": "cpu", "host": "h"}
+

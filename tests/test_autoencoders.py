@@ -65,10 +65,10 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     record = execute(config, results_dir=tmp_path)
     assert record["status"] == "ok", record["error"]
     metrics = record["metrics"]
-    assert record["artifacts"] == f"figures/{record['id']}"
     for name in metrics["figures"]:
-        assert (tmp_path / record["artifacts"] / name).stat().st_size > 1000
+        assert (tmp_path / "figures" / record["id"] / name).stat().st_size > 1000
     assert len(metrics["latent.spectrum"]) == 8 and metrics["eccentricity"] >= 0
+    metrics_spectrum = list(metrics["latent.spectrum"])
     assert math.isfinite(metrics["fcd"]) and math.isfinite(metrics["fcd_normal"])
     assert metrics["fcd_setup"]["samples"] == 200 and "FID skipped" in metrics["fid_note"]
     assert "fid" not in metrics
@@ -78,6 +78,10 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     store = ResultsStore(tmp_path)
     for r in records:
         store.append(r)
+    stored = next(store.records())
+    assert stored["artifacts"][f"figures/{record['id']}/spectrum.png"].startswith("sha256:")
+    assert "latent.spectrum" not in stored["metrics"]
+    assert store.load([1])[0]["metrics"]["latent.spectrum"] == metrics_spectrum
     out = tmp_path / "board" / "digits.md"
     assert main(["leaderboard", "--results", str(tmp_path), "--out", str(out)]) == 0
     assert (tmp_path / "figures" / "digits_ae_fcd_vs_eccentricity.png").stat().st_size > 1000

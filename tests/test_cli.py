@@ -58,7 +58,7 @@ def test_leaderboard_markdown_and_csv(store_dir, tmp_path):
     md = tmp_path / "out" / "leaderboard.md"
     assert run_cli("leaderboard", "--out", str(md)).returncode == 0
     text = md.read_text()
-    assert "## digits_ae" in text and "| eccentric | defaults |" in text and "(2)" in text
+    assert "## digits_ae" in text and "| eccentric | epochs=2 |" in text and "(2)" in text
     assert "by regbench 0.1.0" in text
     csv = run_cli("leaderboard", "--format", "csv").stdout
     assert csv.splitlines()[0].startswith("task,reg,config,metric,direction,mean,std,n,ci_low")

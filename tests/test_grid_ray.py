@@ -98,7 +98,7 @@ def test_killed_driver_resumes_with_exactly_one_record_per_trial(cluster, store_
     assert 1 <= done < 6
     assert main([*args, "--resume"]) == 0
     assert f"6 trials, {done} already recorded, {6 - done} to run" in capsys.readouterr().out
-    hashes = [r["config_hash"] for r in records(store_dir)]
+    hashes = [r["run_key"] for r in records(store_dir)]
     assert len(hashes) == len(set(hashes)) == 6
     assert {r["status"] for r in records(store_dir)} == {"ok"}
 

@@ -38,7 +38,7 @@ def test_same_config_and_seed_give_identical_metrics():
     config = prepare("digits_ae", "eccentric", {"epochs": 3}, seed=7)
     first, second = execute(config), execute(config)
     assert first["metrics"] == second["metrics"]
-    assert first["config_hash"] == second["config_hash"] and first["id"] != second["id"]
+    assert first["run_key"] == second["run_key"] and first["id"] != second["id"]
     other_seed = execute(prepare("digits_ae", "eccentric", {"epochs": 3}, seed=8))
     assert other_seed["metrics"] != first["metrics"]
 

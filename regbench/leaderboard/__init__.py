@@ -1,7 +1,9 @@
-"""Leaderboards from run records: per (task, metric) tables with error bars, confidence intervals,
-significance against ``none``, the published numbers a study names, optionally a figures section
-(``figures``: records → markdown lines, see :mod:`.figure_links`) and a provenance footer; CSV of
-the same rows.
+"""Leaderboards from a results store: per (task, metric) tables with error bars, confidence
+intervals, Holm-corrected paired tests against ``none``, the published numbers a study names (with
+their scale), optionally a figures section and a provenance footer; CSV of the same rows.
+
+Every function reads the store's index (:mod:`regbench.store`): no record is parsed, except the
+few whose arrays a cross-run metric needs.
 """
 from __future__ import annotations
 
@@ -9,57 +11,66 @@ import os
 
 import pandas as pd
 
-from ..grid import Grid, Table
+from ..store import ResultsStore
 from .baselines import attach, load_baselines
 from .provenance import provenance
 from .render import LEGEND, section
+from .runs import Counted, counted_runs, full_params
 from .stats import summarize
 
-__all__ = ["study_report", "summarize", "to_csv", "to_markdown"]
+__all__ = ["study_report", "summary", "to_csv", "to_markdown"]
 
 
-def to_markdown(records, figures=None) -> str:
-    """Every task in the records: one section per task, one table per metric."""
-    records = list(records)
-    summary = summarize(records)
-    if summary.empty:
+def summary(store: ResultsStore, tasks=None, run_keys=None) -> tuple[pd.DataFrame, Counted]:
+    """(summary frame, the counted runs) of the store."""
+    counted = counted_runs(store, tasks, run_keys)
+    return summarize(counted), counted
+
+
+def to_markdown(store: ResultsStore, tasks=None, figures=None) -> str:
+    """Every task in the store (or ``tasks``): one section per task, one table per metric."""
+    table, counted = summary(store, tasks)
+    if table.empty:
         return "# regbench leaderboard\n\nNo successful runs recorded yet.\n"
     parts = ["# regbench leaderboard", "", LEGEND]
-    for task in summary.task.unique():
-        parts += section(summary, task, [task], [])
-    return footer(parts, records, figures)
+    for task in table.task.unique():
+        parts += section(table, task, [task], [])
+    return footer(parts, counted, figures)
 
 
-def footer(parts: list[str], records: list[dict], figures) -> str:
-    """The markdown: ``parts``, the figures section, the provenance footer."""
-    return "\n".join([*parts, *(figures(records) if figures else []), "", "---", "",
-                      provenance(records), ""])
+def footer(parts: list[str], counted: Counted, figures) -> str:
+    """The markdown: ``parts``, the figures section (``figures(counted)``), the provenance."""
+    return "\n".join([*parts, *(figures(counted) if figures else []), "", "---", "",
+                      provenance(counted), ""])
 
 
-def to_csv(records) -> str:
-    """Long format: one row per (task, reg, config, metric)."""
-    return summarize(records).drop(columns="params").to_csv(index=False)
+def to_csv(store: ResultsStore, tasks=None) -> str:
+    """Long format: one row per (task, configuration, metric)."""
+    return summary(store, tasks)[0].to_csv(index=False)
 
 
-def study_report(grid: Grid, records, figures=None) -> tuple[str, str]:
-    """(markdown, csv) of a study: the grid's trials only, one section per ``[[table]]``."""
-    hashes = {config.config_hash for config in grid.trials(check_data=False)}
-    records = [r for r in records if r.get("config_hash") in hashes]
-    summary = summarize(records)
+def study_report(grid, store: ResultsStore, figures=None) -> tuple[str, str]:
+    """(markdown, csv) of a study (a :class:`~regbench.grid.Grid`): the grid's runs only, one
+    section per ``[[table]]``."""
+    from ..grid import Table
+    keys = [config.run_key for config in grid.trials(check_data=False)]
+    table, counted = summary(store, run_keys=keys)
     parts = [f"# {grid.name}", "", *([grid.description, ""] if grid.description else []), LEGEND]
-    frames = []
-    for table in grid.tables or [Table(task, [task]) for task in grid.tasks]:
-        rows, note = summary, ""
-        if table.baseline:
-            published = load_baselines(table.baseline)
-            rows = attach(summary, published)
+    configs = counted.configs.set_index("config_key")
+    csv = []
+    for spec in grid.tables or [Table(task, [task]) for task in grid.tasks]:
+        rows, note = table[table.task.isin(spec.tasks)], ""
+        if spec.metrics:
+            rows = rows[rows.metric.isin(spec.metrics)]
+        if spec.baseline:
+            published = load_baselines(spec.baseline)
+            params = [full_params(configs.loc[key]) for key in rows.config_key]
+            rows = attach(rows.assign(params=params), published).drop(columns="params")
             sources = "; ".join(dict.fromkeys(published.paper + ", " + published.table))
-            note = f"Published: {sources} (`{os.path.relpath(table.baseline)}`)."
-        parts += section(rows, table.title, table.tasks, table.metrics, note)
-        chosen = rows.task.isin(table.tasks) & (rows.metric.isin(table.metrics) if table.metrics
-                                                 else True)
-        frames.append(rows[chosen].drop(columns="params").assign(table=table.title))
-    if summary.empty:
+            note = f"Published: {sources} (`{os.path.relpath(spec.baseline)}`)."
+        parts += section(rows, spec.title, spec.tasks, spec.metrics, note)
+        csv.append(rows.assign(table=spec.title))
+    if table.empty:
         parts += ["", "No successful runs of this grid recorded yet."]
-    csv = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return footer(parts, records, figures), csv.to_csv(index=False)
+    csv = pd.concat(csv, ignore_index=True) if csv else pd.DataFrame()
+    return footer(parts, counted, figures), csv.to_csv(index=False)

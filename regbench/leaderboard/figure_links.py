@@ -1,38 +1,52 @@
-"""The leaderboard's figures section, per task: Figure 10 of seed 000 (FID, else the offline FCD,
-against ε across runs), drawn into the results store, and links to every run's own figures
-(Figures 3, 5, 6–7), with paths relative to the leaderboard file."""
+"""The leaderboard's figures section, per task: FID (else the offline FCD) against ε across runs
+(Figure 10 of Li & Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without
+explicit projection", IJCNN 2022), drawn into the results store, and links to every run's own
+figures, with paths relative to the leaderboard file."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from ..figures import generation_vs_eccentricity
+import pandas as pd
 
-SHOWN = ("d", "lam", "mu", "epochs", "train_size")
+from .runs import Counted
+
+PLOTTED = ("fid", "fcd", "eccentricity")
 
 
-def figure_section(records: list[dict], store_dir: Path, out_dir: Path) -> list[str]:
-    runs = [r for r in records if r.get("status") == "ok"]
+def figure_section(counted: Counted, out_dir: Path) -> list[str]:
+    from ..figures import generation_vs_eccentricity
+    index, store_dir = counted.store.index, counted.store.directory
+    ids = index.metric_ids(PLOTTED)
+    found = index.query(f"SELECT line, metric, value FROM metrics JOIN counted USING (line) "
+                        f"WHERE metric IN ({', '.join(map(str, ids)) or 'NULL'})")
+    plotted = pd.DataFrame(found, columns=["line", "metric", "value"]).assign(
+        metric=lambda f: f.metric.map(ids)).pivot_table(index="line", columns="metric", values="value")
+    linked = index.query("SELECT line, task, reg, seed, config_key, artifacts FROM runs JOIN counted "
+                         "USING (line) WHERE instr(artifacts, '\"figures/') > 0 ORDER BY line")
+    runs = counted.runs.join(counted.configs[["task", "reg"]], on="cfg").set_index("line")
+    labels = counted.configs.set_index("config_key").label
     lines = []
-    for task in dict.fromkeys(r["task"] for r in runs):
-        task_runs = [r for r in runs if r["task"] == task]
+    for task in counted.configs.task.unique():
         parts = []
-        metric = next((m for m in ("fid", "fcd") if any(m in r["metrics"] for r in task_runs)), None)
-        if metric and any("eccentricity" in r["metrics"] for r in task_runs):
+        metrics = plotted.reindex(runs.index[runs.task == task])
+        metric = next((m for m in ("fid", "fcd") if m in metrics and metrics[m].notna().any()), None)
+        if metric and "eccentricity" in metrics:
+            both = metrics[["eccentricity", metric]].assign(reg=runs.reg[runs.task == task]).dropna()
+            points = {reg: (group.eccentricity.to_numpy(), group[metric].to_numpy())
+                      for reg, group in both.groupby("reg")}
             path = store_dir / "figures" / f"{task}_{metric}_vs_eccentricity.png"
-            generation_vs_eccentricity(task_runs, metric, path)
+            generation_vs_eccentricity(points, metric, path)
             parts += [f"{metric} against ε over the runs below (Figure 10):", "",
                       f"![{metric} against eccentricity]({os.path.relpath(path, out_dir)})", ""]
-        linked = [r for r in task_runs if r.get("artifacts") and r["metrics"].get("figures")]
-        if linked:
+        rows = [row for row in linked if row[1] == task]
+        if rows:
             parts += ["| regularizer | seed | config | figures |", "|---|---|---|---|"]
-            for r in linked:
-                params = {**r["task_params"], **r["reg_params"]}
-                config = ", ".join(f"{k}={params[k]}" for k in SHOWN if k in params)
-                links = " ".join(f"[{Path(name).stem}]"
-                                 f"({os.path.relpath(store_dir / r['artifacts'] / name, out_dir)})"
-                                 for name in r["metrics"]["figures"])
-                parts.append(f"| {r['reg']} | {r['seed']} | {config} | {links} |")
+            for _, _, reg, seed, config_key, artifacts in rows:
+                links = " ".join(f"[{Path(n).stem}]({os.path.relpath(store_dir / n, out_dir)})"
+                                 for n in json.loads(artifacts) if n.startswith("figures/"))
+                parts.append(f"| {reg} | {seed} | {labels[config_key]} | {links} |")
         if parts:
             lines += ["", f"## Figures: {task}", "", *parts]
     return lines

@@ -1,29 +1,40 @@
-"""The leaderboard's footer: what produced it and what the trials ran on."""
+"""The leaderboard's footer: what produced it and what the counted runs ran on."""
 from __future__ import annotations
 
+import json
+import platform
 from collections import Counter
 from datetime import datetime, timezone
 
-
-def version(record: dict, name: str) -> str:
-    return (record.get("versions") or {}).get(name) or "none"
-
-
-def counted(values) -> str:
-    return ", ".join(f"{k} ×{n}" for k, n in sorted(Counter(values).items())) or "none"
+from .. import __version__
+from ..git import git_commit
+from .runs import Counted
 
 
-def provenance(records: list[dict]) -> str:
-    from ..runner import versions
-    v = versions()
-    ok = [r for r in records if r.get("status") == "ok"]
-    datasets = sorted({f"{name} {digest}" for r in ok for name, digest in
-                       (r.get("data") or {}).items()})
+def provenance(counted: Counted) -> str:
+    """The footer of a leaderboard of ``counted`` (:func:`.runs.counted_runs`)."""
+    index = counted.store.index
+    machines = index.query("SELECT git_commit, torch, device, host, count(*) FROM runs JOIN counted "
+                           "USING (line) GROUP BY 1, 2, 3, 4")
+    datasets = sorted({f"{name} {digest}" for data, in index.query(
+        "SELECT DISTINCT data FROM runs JOIN counted USING (line)")
+        for name, digest in json.loads(data).items()})
+    statuses = counted.store.counts()
+
+    def tally(position: int, unknown: str) -> str:
+        totals = Counter()
+        for row in machines:
+            totals[row[position] if position >= 0 else f"{row[2] or '?'} on {row[3] or '?'}"] += row[4]
+        return ", ".join(f"{k or unknown} ×{n}" for k, n in sorted(totals.items(), key=str)) or "none"
+
     return "\n".join([
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by regbench {v['regbench']} "
-        f"(git {v['git_commit'] or 'none'}), torch {v['torch']}, python {v['python']}.",
-        f"Runs: {len(ok)} ok of {len(records)} records. "
-        f"regbench commits: {counted(version(r, 'git_commit') for r in ok)}. "
-        f"torch: {counted(version(r, 'torch') for r in ok)}.",
-        f"Hardware: {counted(r.get('device', '?') + ' on ' + r.get('host', '?') for r in ok)}.",
-        f"Datasets: {', '.join(datasets) or 'no checksums recorded'}."])
+        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by regbench {__version__} "
+        f"(git {git_commit() or 'none'}), python {platform.python_version()}.",
+        f"Runs counted: {len(counted.runs)} (one per task, configuration and seed: the latest ok "
+        f"record) of {sum(statuses.values())} records "
+        f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}). "
+        f"regbench commits: {tally(0, 'none')}. torch: {tally(1, 'none')}.",
+        f"Hardware: {tally(-1, '?')}.",
+        f"Datasets: {', '.join(datasets) or 'no checksums recorded'}.",
+        "Tests against none: scipy.stats.ttest_rel (n ≥ 3) and wilcoxon (n ≥ 6) over the seeds "
+        "both ran, Holm-corrected across the rows of each table."])

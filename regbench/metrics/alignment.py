@@ -22,7 +22,6 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 KEY = "alignment_codes"
 
@@ -50,6 +49,7 @@ def record_codes(z_train: np.ndarray, z_test: np.ndarray, n: int, decimals: int 
 
 def match(p_train: np.ndarray, q_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(permutation, signs) bringing q's axes onto p's: ``q[:, perm] * signs``."""
+    from scipy.optimize import linear_sum_assignment
     cross = (p_train - p_train.mean(0)).T @ (q_train - q_train.mean(0)) / (len(p_train) - 1)
     rows, perm = linear_sum_assignment(np.abs(cross), maximize=True)
     return perm, np.where(cross[rows, perm] < 0, -1.0, 1.0)
@@ -81,3 +81,6 @@ def angle_raw_deg(records: list[dict]) -> float:
 def angle_aligned_deg(records: list[dict]) -> float:
     """Mean aligned angle over all pairs of the runs."""
     return _over_pairs(records, 1)
+
+
+CROSS_RUN = {"angle_raw_deg": angle_raw_deg, "angle_aligned_deg": angle_aligned_deg}

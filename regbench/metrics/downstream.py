@@ -12,13 +12,12 @@ Errors are fractions (the paper's tables give percent), named as in ``baselines/
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.tree import DecisionTreeClassifier
 
 KNN_PROTOCOL = ((10, 1), (100, 1), (1000, 5), (10000, 10), (60000, 15))
 
 
 def knn_protocol(z_pool, y_pool, z_test, y_test, repeats: int = 20, seed: int = 0) -> dict:
+    from sklearn.neighbors import KNeighborsClassifier
     rng = np.random.default_rng(seed)
     out = {}
     for size, k in KNN_PROTOCOL:
@@ -35,6 +34,8 @@ def knn_protocol(z_pool, y_pool, z_test, y_test, repeats: int = 20, seed: int = 
 
 def attribute_errors(z_train, a_train, z_test, a_test) -> dict:
     """``a_*``: n × attributes arrays of 0/1."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.tree import DecisionTreeClassifier
     knn = KNeighborsClassifier(20).fit(z_train, a_train).predict(z_test)
     errors = {"attr_error_dt1": [], "attr_error_dt8": [], "attr_error_majority": []}
     for j in range(a_train.shape[1]):

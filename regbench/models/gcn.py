@@ -9,12 +9,12 @@ Kipf & Welling 2016).
 """
 import torch
 from torch import nn
-from torch_geometric.nn import GCNConv
 
 
 class GCN(nn.Module):
     def __init__(self, edge_index: torch.Tensor, in_features: int, hidden: int, out_features: int,
                  dropout: float = 0.0):
+        from torch_geometric.nn import GCNConv
         super().__init__()
         self.register_buffer("edge_index", edge_index, persistent=False)
         self.conv1 = GCNConv(in_features, hidden, cached=True)

@@ -36,6 +36,7 @@ class Regularizer(Configurable, nn.Module):
     kind = "regularizer"
     targets: tuple[str, ...] = (CODES,)
     min_dim = 1  # smallest latent dimension d the regularizer is defined for
+    inert = False  # True: adds nothing, so the task's ``regularizer_params`` do not change a run
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{self.registered_name} does not act on latent codes")

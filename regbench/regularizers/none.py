@@ -10,6 +10,7 @@ class NoRegularizer(Regularizer):
     """No regularization: contributes exactly 0 to the loss."""
 
     targets = (CODES, WEIGHTS)
+    inert = True
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return z.sum() * 0.0

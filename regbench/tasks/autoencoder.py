@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ..geometry import describe, describe_layers
-from ..metrics.alignment import KEY, angle_aligned_deg, angle_raw_deg, principal_axes, record_codes
+from ..metrics.alignment import CROSS_RUN, KEY, principal_axes, record_codes
 from ..metrics.classifier import classifier
 from ..metrics.fid import FID, weights_file
 from ..metrics.frechet import embed_all, frechet_distance, gaussian
@@ -117,7 +117,7 @@ class AutoencoderTask(SpeedOptions, Task):
     supports = (CODES, WEIGHTS, POSTERIOR)
     image_shape: tuple[int, ...] = ()  # (C, H, W) of one input; figures and generation need it
     eval_batch = 1000
-    cross_run_metrics = {"angle_raw_deg": angle_raw_deg, "angle_aligned_deg": angle_aligned_deg}
+    cross_run_metrics = CROSS_RUN
 
     d = Param(8, "latent dimension", check=lambda v: v >= 2, rule="d ≥ 2")
     lam = Param(1e-3, "weight λ of a latent or posterior regularizer (β for kl_gauss)",

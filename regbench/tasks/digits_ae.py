@@ -6,9 +6,6 @@ independent of the seed, so that seeds vary only the model. Loss = mean squared 
 latent covariance trace / d, eccentricity ε, and the test error of a KNN classifier on the codes.
 """
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
 from ..params import Param
@@ -17,6 +14,8 @@ from .autoencoder import AutoencoderTask, Split
 
 
 def load_digits_split() -> Split:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
     digits = load_digits()
     x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
     y = torch.tensor(digits.target)
@@ -52,6 +51,7 @@ class DigitsAE(AutoencoderTask):
         return mlp([64, 128, 64, head_size]), mlp([self.d, 64, 128, 64], final=nn.Sigmoid())
 
     def downstream(self, z, data):
+        from sklearn.neighbors import KNeighborsClassifier
         knn = KNeighborsClassifier(self.knn_k).fit(z["train"].numpy(), data.y_train.cpu().numpy())
         error = (knn.predict(z["test"].numpy()) != data.y_test.cpu().numpy()).mean()
         return {"knn_error": float(error)}

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import nn
 
 from ..geometry import describe, describe_layers
@@ -119,6 +118,7 @@ class GraphLinkTask(PlanetoidTask):
     lr = Param(0.01, "Adam learning rate", check=lambda v: v > 0, rule="> 0")
 
     def run(self, regularizer, ctx):
+        from sklearn.metrics import average_precision_score, roc_auc_score
         from ..models.gcn import GCN
 
         torch.manual_seed(ctx.seed)

@@ -1,0 +1,126 @@
+"""The runs a leaderboard counts, read from the store's index: one per ``run_key`` (its latest
+``ok`` record), with the scalar metrics their task declares, and each configuration's label.
+Nothing here imports a task or regularizer: the records say what the leaderboard needs.
+
+Runs are numbered rows with integer codes for their configuration (``cfg``), their ``none``
+baseline's configuration (``none_cfg``, -1 when it did not run) and their metrics, so that the
+statistics over 100,000 runs join and group integers only."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import RegbenchError
+from ..store import ResultsStore
+
+COUNTED = ("SELECT max(line) AS line FROM runs WHERE status = 'ok' GROUP BY run_key")
+
+
+@dataclass
+class Counted:
+    """The counted runs of a store (``runs``: line, cfg, none_cfg, seed, has_arrays), their
+    configurations (``configs``, indexed by cfg: config_key, task, reg, label, params), their
+    declared metrics (``values``: line, metric id, value; ``metric_names``: id → name) and each
+    task's metrics with their directions and cross-run metrics, as its latest record declares."""
+    runs: pd.DataFrame
+    configs: pd.DataFrame
+    values: pd.DataFrame
+    metric_names: dict[int, str]
+    directions: dict[str, dict[str, str]]
+    cross_run: dict[str, list[str]]
+    store: ResultsStore
+
+
+def counted_runs(store: ResultsStore, tasks=None, run_keys=None) -> Counted:
+    """The counted runs of these tasks (all by default) and run keys (all by default); their lines
+    are also in the index's temporary table ``counted``, for further queries."""
+    index = store.index
+    index.db.execute("CREATE TEMP TABLE IF NOT EXISTS counted(line INTEGER PRIMARY KEY)")
+    index.db.execute("DELETE FROM counted")
+    index.db.execute(f"INSERT INTO counted {COUNTED}")
+    rows = index.query("SELECT line, run_key, config_key, none_key, task, seed, "
+                       "instr(artifacts, '\"artifacts/') > 0 FROM runs JOIN counted USING (line) "
+                       "ORDER BY line")
+    line, run_key, config_key, none_key, task, seed, arrays = zip(*rows) if rows else [()] * 7
+    keep = np.ones(len(rows), dtype=bool)
+    if tasks:
+        keep &= np.isin(np.array(task, dtype=object), list(tasks))
+    if run_keys is not None:
+        keep &= np.isin(np.array(run_key, dtype=object), list(set(run_keys)))
+    codes, keys = pd.factorize(np.array(config_key, dtype=object)[keep])
+    where = {key: i for i, key in enumerate(keys)}
+    runs = pd.DataFrame({"line": np.array(line, dtype=np.int64)[keep], "cfg": codes,
+                         "none_cfg": [where.get(k, -1) for k in np.array(none_key, dtype=object)[keep]],
+                         "seed": np.array(seed, dtype=np.int64)[keep],
+                         "has_arrays": np.array(arrays, dtype=bool)[keep]})
+    if not keep.all():
+        index.db.execute("DELETE FROM counted")
+        index.db.executemany("INSERT INTO counted VALUES (?)", ((int(x),) for x in runs.line))
+    configs = configurations(store, runs.line.to_numpy()[np.unique(codes, return_index=True)[1]])
+    meta = index.query("SELECT task, directions, cross_run FROM runs WHERE line IN (SELECT max(line) "
+                       "FROM runs JOIN counted USING (line) GROUP BY task)")
+    present = set(configs.task)
+    directions = {t: dict(json.loads(d)) for t, d, _ in meta if t in present}
+    cross_run = {t: json.loads(c) for t, _, c in meta if t in present}
+    wanted = {m for declared in directions.values() for m in declared}
+    if not all(directions.values()):  # a task that declares no metrics: show every metric
+        wanted = {name for name, in index.query("SELECT name FROM metric_names")}
+    names = index.metric_ids(wanted)
+    found = index.numbers(f"SELECT line, metric, value FROM metrics JOIN counted USING (line) WHERE "
+                          f"metric IN ({', '.join(map(str, names)) or 'NULL'}) AND value IS NOT NULL", 3)
+    values = pd.DataFrame({"line": found[:, 0].astype(np.int64),
+                           "metric": found[:, 1].astype(np.int64), "value": found[:, 2]})
+    return Counted(runs, configs, values, names, directions, cross_run, store)
+
+
+def configurations(store: ResultsStore, lines) -> pd.DataFrame:
+    """One row per configuration, read from one of its runs (``lines``, in configuration order):
+    config_key, task, reg, label and the rest of the identity."""
+    index = store.index
+    index.db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen(position INTEGER PRIMARY KEY, line INTEGER)")
+    index.db.execute("DELETE FROM chosen")
+    index.db.executemany("INSERT INTO chosen VALUES (?, ?)", enumerate(map(int, lines)))
+    rows = index.query("SELECT config_key, task, task_version, reg, reg_version, params FROM chosen "
+                       "JOIN runs USING (line) ORDER BY position")
+    frame = pd.DataFrame(rows, columns=["config_key", "task", "task_version", "reg", "reg_version",
+                                        "params"])
+    frame["label"] = labels(frame)
+    return frame
+
+
+def labels(configs: pd.DataFrame) -> list[str]:
+    """Exactly the non-default hyperparameters, ``k=v, ...`` (the task's, then the regularizer's),
+    or ``defaults``; a task or regularizer version older than the newest counted is named."""
+    newest = {**configs.groupby("task").task_version.max().add_prefix("task:").to_dict(),
+              **configs.groupby("reg").reg_version.max().add_prefix("reg:").to_dict()}
+    out = []
+    for task, task_version, reg, reg_version, params in zip(*(configs[c].tolist() for c in (
+            "task", "task_version", "reg", "reg_version", "params"))):
+        params = json.loads(params)
+        shown = [f"{k}={short(v)}" for part in ("task", "reg") for k, v in sorted(params.get(part, {}).items())]
+        for kind, name, version in (("task", task, task_version), ("reg", reg, reg_version)):
+            if version != newest[f"{kind}:{name}"]:
+                shown.append(f"[{kind} v{version}, older than v{newest[f'{kind}:{name}']}]")
+        out.append(", ".join(shown) or "defaults")
+    return out
+
+
+def full_params(config: pd.Series) -> dict:
+    """Every hyperparameter of a configuration (a row of ``Counted.configs``), defaults included
+    (its non-default ones where the installed classes cannot resolve them)."""
+    from ..registry import REGULARIZERS, TASKS
+    params = json.loads(config.params)
+    full = {}
+    for registry, name, part in ((TASKS, config.task, "task"), (REGULARIZERS, config.reg, "reg")):
+        try:
+            full.update(registry.get(name).resolve(params.get(part, {})))
+        except RegbenchError:
+            full.update(params.get(part, {}))
+    return full
+
+
+def short(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,171 @@
+"""The results store: ``<dir>/records.jsonl``, one JSON run record per line, and the run's files
+beside it (:mod:`.artifacts`).
+
+The records file is append-only and human-readable: it is what ``results/`` keeps in git. An
+append holds an exclusive ``flock``, writes the whole line in one checked ``write`` and ``fsync``s
+it, so concurrent writers never interleave; a write that fails (disk full, read-only directory) is
+undone and raised as :class:`~regbench.errors.NotRecorded`, never left half-written. Readers go
+through a derived SQLite index (:mod:`._index`). A line that is not a readable record (torn by a
+crash, NUL bytes, not UTF-8, not a record, written by a newer regbench) is reported once per
+process with its line number as a :class:`StoreWarning` and skipped; nothing is rewritten.
+
+A run counts once: several records of one ``run_key`` (a ``--force`` re-run, the same trial
+started twice at once) stand for their latest ``ok`` record.
+
+The directory is ``--results DIR``, else ``$REGBENCH_RESULTS``, else ``$XDG_DATA_HOME/regbench``
+(``~/.local/share/regbench``).
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import NotRecorded
+from . import artifacts
+from ._index import Index
+from ._lines import encode, parse
+
+__all__ = ["ResultsStore", "StoreWarning", "default_results_dir"]
+
+
+class StoreWarning(UserWarning):
+    """A line of the records file that cannot be read; the rest of the store still is."""
+
+
+def default_results_dir() -> Path:
+    if os.environ.get("REGBENCH_RESULTS"):
+        return Path(os.environ["REGBENCH_RESULTS"])
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "regbench"
+
+
+class ResultsStore:
+    def __init__(self, directory: str | Path | None = None):
+        self.directory = Path(directory) if directory else default_results_dir()
+        self.path = self.directory / "records.jsonl"
+        self._index: Index | None = None
+        self._placeholder = False
+        self._warned: set = set()
+
+    # writing
+    def append(self, record: dict) -> None:
+        """Record a run: its artifacts first, then its line; ``NotRecorded`` if anything fails.
+        ``record`` itself is left as it was (it can be appended again)."""
+        record = dict(record)  # artifacts.save replaces its metrics and artifacts
+        written: list[Path] = []
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            written = artifacts.save(self.directory, record)
+            self._append_line(encode(record))
+        except BaseException as exc:
+            for path in written:
+                path.unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise NotRecorded(f"run {record.get('id')} was NOT recorded in {self.path}: "
+                              f"{exc.strerror or exc}{where}") from None
+
+    def _append_line(self, line: bytes) -> None:
+        fd = self._open_locked()
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # seal a line torn by a crashed writer; it stays damaged
+            try:
+                if os.write(fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, size)  # leave no torn entry behind
+                raise
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _open_locked(self) -> int:
+        """The records file, open for appending under an exclusive lock; opened again if it was
+        replaced (``regbench store migrate``) while this waited for the lock."""
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                    return fd
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_index": None}  # a SQLite connection stays in its process
+
+    # reading
+    @property
+    def index(self) -> Index:
+        """The index, brought up to date (damage reported once per store object)."""
+        if self._index is None or (self._placeholder and self.directory.exists()):
+            self._placeholder = not self.directory.exists()  # no store yet: create no directory
+            self._index = Index(self.path, ":memory:" if self._placeholder
+                                else self.directory / "records.index.sqlite")
+        self._index.sync()
+        problems = self._index.query("SELECT line, message FROM damage")
+        if self._index.torn_line:
+            problems.append((self._index.torn_line, "an incomplete last line (an interrupted "
+                                                    "write); the next record seals it"))
+        new: dict[str, list[int]] = {}
+        for line, message in problems:
+            if (line, message) not in self._warned:
+                self._warned.add((line, message))
+                new.setdefault(message, []).append(line)
+        for message, lines in new.items():  # one warning per kind of damage
+            where = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more lines"
+                                                       if len(lines) > 5 else "")
+            warnings.warn(f"{self.path}:{where}: skipped: {message}", StoreWarning, stacklevel=3)
+        return self._index
+
+    def records(self) -> Iterator[dict]:
+        """Every readable record, in the order written."""
+        yield from self._read(self.index.query("SELECT offset, length FROM runs ORDER BY line"))
+
+    def load(self, lines) -> list[dict]:
+        """The records on these line numbers, with their non-scalar metrics put back."""
+        lines = [int(line) for line in lines]
+        rows = self.index.query(f"SELECT line, offset, length FROM runs WHERE line IN "
+                                f"({', '.join('?' * len(lines))})", lines)
+        where = {line: (offset, length) for line, offset, length in rows}
+        found = list(self._read(where[line] for line in lines))
+        for record in found:
+            record["metrics"].update(artifacts.load(self.directory, record))
+        return found
+
+    def _read(self, places) -> Iterator[dict]:
+        places = list(places)
+        if not places:
+            return
+        with open(self.path, "rb") as f:
+            for offset, length in places:
+                f.seek(offset)
+                yield parse(f.read(length))
+
+    def find_ok(self, run_key: str) -> dict | None:
+        """The latest ``ok`` record of this run, if any."""
+        rows = self.index.query("SELECT offset, length FROM runs WHERE run_key = ? AND status = 'ok' "
+                                "ORDER BY line DESC LIMIT 1", (run_key,))
+        return next(self._read(rows)) if rows else None
+
+    def outcomes(self) -> dict[str, tuple[str, str | None]]:
+        """run_key → (status, error) of its latest ``ok`` record, else of its latest record."""
+        rows = self.index.query("SELECT run_key, status, error FROM runs ORDER BY line")
+        latest: dict[str, tuple[str, str | None]] = {}
+        for run_key, status, error in rows:
+            if latest.get(run_key, ("",))[0] != "ok":
+                latest[run_key] = (status, error)
+        return latest
+
+    def counts(self) -> dict[str, int]:
+        """Records by status, every record counted."""
+        return dict(self.index.query("SELECT status, count(*) FROM runs GROUP BY status"))

@@ -1,0 +1,162 @@
+"""The store's index: a SQLite file (WAL mode) derived from ``records.jsonl`` and brought up to
+date by reading only what was appended since. It answers "is this run done?" with one indexed
+look-up and gives the leaderboard the scalar metrics without parsing any record. Deleting it is
+safe: it is rebuilt from the records; a records file that was replaced (rewritten, checked out
+anew) is noticed by its fingerprint and indexed again from the start."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from ._lines import Damaged, parse
+
+SCHEMA = "2"
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs(line INTEGER PRIMARY KEY, offset INTEGER, length INTEGER, id TEXT,
+  run_key TEXT, config_key TEXT, task TEXT, task_version INTEGER, reg TEXT, reg_version INTEGER,
+  seed INTEGER, status TEXT, error TEXT, params TEXT, started_at TEXT, git_commit TEXT, torch TEXT,
+  device TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT, cross_run TEXT);
+CREATE INDEX IF NOT EXISTS runs_by_key ON runs(run_key, status);
+CREATE TABLE IF NOT EXISTS metric_names(id INTEGER PRIMARY KEY, name TEXT UNIQUE);
+CREATE TABLE IF NOT EXISTS metrics(metric INTEGER, line INTEGER, value REAL,
+  PRIMARY KEY(metric, line)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS damage(line INTEGER PRIMARY KEY, message TEXT);
+"""
+BATCH = 2000
+FINGERPRINT = 256  # bytes hashed at the start and just before the indexed end of the file
+
+
+def run_row(line: int, offset: int, length: int, r: dict) -> tuple:
+    versions = r.get("versions") or {}
+    return (line, offset, length, r["id"], r["run_key"], r["config_key"], r["task"],
+            r.get("task_version", 1), r["reg"], r.get("reg_version", 1), r["seed"], r["status"],
+            (r.get("error") or "")[:500] or None, json.dumps(r.get("params") or {}, sort_keys=True),
+            r.get("started_at"), versions.get("git_commit"), versions.get("torch"),
+            r.get("device"), r.get("host"), json.dumps(r.get("data") or {}, sort_keys=True),
+            json.dumps(r.get("artifacts") or {}, sort_keys=True), r.get("none_key"),
+            json.dumps(r.get("directions") or []), json.dumps(r.get("cross_run") or []))
+
+
+class Index:
+    def __init__(self, records: Path, path: Path):
+        self.records = records
+        self.torn_line: int | None = None
+        self.in_memory = False
+        try:
+            self.db = self._open(path)
+        except sqlite3.Error:  # a directory we may not write: index in memory, for this process
+            self.db, self.in_memory = self._open(":memory:"), True
+        self.names: dict[str, int] = {}
+
+    @staticmethod
+    def _open(path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=120, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(TABLES)
+        return db
+
+    def sync(self) -> None:
+        """Index what was appended to the records file since the last call (anyone's)."""
+        try:
+            self._transaction()
+        except sqlite3.Error:  # an index file we may not write (another user's), a full disk
+            if self.in_memory:
+                raise
+            self.db.close()
+            self.db, self.in_memory = self._open(":memory:"), True
+            self._transaction()
+
+    def _transaction(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._sync()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _sync(self) -> None:
+        meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        self.names = dict(self.db.execute("SELECT name, id FROM metric_names"))
+        if not self.records.exists():
+            if meta.get("offset", "0") != "0":
+                self._reset()
+            return
+        with open(self.records, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_SH)  # appends hold LOCK_EX: we read whole lines only
+            offset, line = int(meta.get("offset", 0)), int(meta.get("lines", 0))
+            if meta.get("schema") != SCHEMA or meta.get("fingerprint") != _fingerprint(f, offset):
+                self._reset()
+                offset = line = 0
+            f.seek(offset)
+            runs, values, damage = [], [], []
+            self.torn_line = None
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    self.torn_line = line + 1
+                    break
+                line += 1
+                try:
+                    record = parse(raw)
+                except Damaged as exc:
+                    damage.append((line, str(exc)))
+                else:
+                    runs.append(run_row(line, offset, len(raw), record))
+                    values += [(self._name_id(k), line, float(v)) for k, v in record["metrics"].items()
+                               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                offset += len(raw)
+                if len(runs) >= BATCH:
+                    self._insert(runs, values, damage)
+                    runs, values, damage = [], [], []
+            self._insert(runs, values, damage)
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+                ("schema", SCHEMA), ("offset", str(offset)), ("lines", str(line)),
+                ("fingerprint", _fingerprint(f, offset))])
+
+    def _reset(self) -> None:
+        for table in ("meta", "runs", "metrics", "metric_names", "damage"):
+            self.db.execute(f"DELETE FROM {table}")
+        self.names = {}
+
+    def _name_id(self, name: str) -> int:
+        if name not in self.names:
+            self.names[name] = self.db.execute("INSERT INTO metric_names(name) VALUES (?)",
+                                               (name,)).lastrowid
+        return self.names[name]
+
+    def _insert(self, runs, values, damage) -> None:
+        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 24)})", runs)
+        self.db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", values)
+        self.db.executemany("INSERT INTO damage VALUES (?, ?)", damage)
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        return self.db.execute(sql, params).fetchall()
+
+    def numbers(self, sql: str, columns: int) -> np.ndarray:
+        """A query's numeric rows as a float array, fetched in chunks (bounded memory)."""
+        cursor, parts = self.db.execute(sql), []
+        while rows := cursor.fetchmany(1 << 16):
+            parts.append(np.array(rows, dtype=float))
+        return np.concatenate(parts) if parts else np.empty((0, columns))
+
+    def metric_ids(self, names) -> dict[int, str]:
+        known = dict(self.db.execute("SELECT name, id FROM metric_names"))
+        return {known[n]: n for n in names if n in known}
+
+
+def _fingerprint(f, end: int) -> str:
+    """A digest of the file's inode (a file replaced by a new one, as ``git checkout`` does, is
+    another file), of its first bytes and of the bytes just before ``end``."""
+    digest = hashlib.sha256(f"{end} {os.fstat(f.fileno()).st_ino}".encode())
+    for start in (0, max(0, end - FINGERPRINT)):
+        f.seek(start)
+        digest.update(f.read(min(FINGERPRINT, end - start)))
+    return digest.hexdigest()
