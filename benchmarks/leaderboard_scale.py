@@ -68,6 +68,7 @@ found = store.find_ok(sys.argv[2])
 end = time.perf_counter()
 print(json.dumps({"call": end - call, "import": call - start, "found": found is not None}))
 """
+FLOOR = "import numpy, pandas, scipy.stats, sqlite3"
 WHICH = "import importlib.util, json; print(json.dumps(importlib.util.find_spec('regbench').origin))"
 
 
@@ -355,6 +356,8 @@ def main():
         print("\n".join(table(results, args.baseline)))
         counts = {side: (outputs / f"{side}.md").read_text().count("\n") for side in ("old", "new")}
         print(f"leaderboard lines: {counts['old']:,} today, {counts['new']:,} new")
+        floor = statistics.median(measure(["-c", FLOOR], REPO)[0] for _ in range(3))
+        print(f"the imports no leaderboard does without ({FLOOR[7:]}) take {floor:.2f} s here")
         if args.profile:
             print("\ncProfile of the new leaderboard, index up to date (top cumulative):")
             profile(trees["new"], stores["v2"], outputs / "profile.md")

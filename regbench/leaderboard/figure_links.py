@@ -16,7 +16,6 @@ PLOTTED = ("fid", "fcd", "eccentricity")
 
 
 def figure_section(counted: Counted, out_dir: Path) -> list[str]:
-    from ..figures import generation_vs_eccentricity
     index, store_dir = counted.store.index, counted.store.directory
     ids = index.metric_ids(PLOTTED)
     found = index.query(f"SELECT line, metric, value FROM metrics JOIN counted USING (line) "
@@ -37,6 +36,7 @@ def figure_section(counted: Counted, out_dir: Path) -> list[str]:
             points = {reg: (group.eccentricity.to_numpy(), group[metric].to_numpy())
                       for reg, group in both.groupby("reg")}
             path = store_dir / "figures" / f"{task}_{metric}_vs_eccentricity.png"
+            from ..figures import generation_vs_eccentricity  # matplotlib: only when drawing
             generation_vs_eccentricity(points, metric, path)
             parts += [f"{metric} against ε over the runs below (Figure 10):", "",
                       f"![{metric} against eccentricity]({os.path.relpath(path, out_dir)})", ""]
