@@ -558,7 +558,7 @@ def test_a_store_whose_index_file_is_read_only_still_reads(tmp_path, monkeypatch
     assert len(reader.outcomes()) == 3
 
 
-def test_a_corrupt_index_file_is_not_trusted(tmp_path):
+def test_a_corrupt_index_file_is_built_anew(tmp_path):
     store = ResultsStore(tmp_path)
     records = [sphere(seed) for seed in range(2)]
     for record in records:
@@ -570,3 +570,20 @@ def test_a_corrupt_index_file_is_not_trusted(tmp_path):
     reader = ResultsStore(tmp_path)
     assert [r["id"] for r in quiet_records(reader)] == [r["id"] for r in records]
     assert reader.find_ok(records[1]["run_key"])["id"] == records[1]["id"]
+    assert not reader.index.in_memory  # the damaged cache was replaced by a new index file
+    assert b"this is not a database" not in (tmp_path / "records.index.sqlite").read_bytes()
+
+
+def test_an_index_of_an_older_schema_is_built_anew_on_disk(tmp_path):
+    import sqlite3
+    store = ResultsStore(tmp_path)
+    records = [sphere(seed) for seed in range(2)]
+    for record in records:
+        store.append(record)
+    quiet_records(store)
+    with sqlite3.connect(tmp_path / "records.index.sqlite") as db:  # fewer columns, older schema
+        db.executescript("DROP TABLE runs; CREATE TABLE runs(line INTEGER PRIMARY KEY, id TEXT);"
+                         "UPDATE meta SET value = '1' WHERE key = 'schema';")
+    reader = ResultsStore(tmp_path)
+    assert [r["id"] for r in quiet_records(reader)] == [r["id"] for r in records]
+    assert not reader.index.in_memory

@@ -31,6 +31,7 @@ def is_rate(metric: str) -> bool:
 def fmt(value: float, rate: bool = False, digits: int = 4) -> str:
     if value is None or math.isnan(value):
         return "–"
+    value += 0.0  # -0.0 prints as 0
     return f"{100 * value:.2f}" if rate else f"{value:.{digits}g}"
 
 

@@ -65,15 +65,42 @@ def counted_runs(store: ResultsStore, tasks=None, run_keys=None) -> Counted:
     present = set(configs.task)
     directions = {t: dict(json.loads(d)) for t, d, _ in meta if t in present}
     cross_run = {t: json.loads(c) for t, _, c in meta if t in present}
-    wanted = {m for declared in directions.values() for m in declared}
-    if not all(directions.values()):  # a task that declares no metrics: show every metric
-        wanted = {name for name, in index.query("SELECT name FROM metric_names")}
-    names = index.metric_ids(wanted)
-    found = index.numbers(f"SELECT line, metric, value FROM metrics JOIN counted USING (line) WHERE "
-                          f"metric IN ({', '.join(map(str, names)) or 'NULL'}) AND value IS NOT NULL", 3)
-    values = pd.DataFrame({"line": found[:, 0].astype(np.int64),
-                           "metric": found[:, 1].astype(np.int64), "value": found[:, 2]})
+    values, names = declared_values(index)
     return Counted(runs, configs, values, names, directions, cross_run, store)
+
+
+def declared_values(index) -> tuple[pd.DataFrame, dict[int, str]]:
+    """(line, metric code, value) of every counted run's declared metrics (every numeric metric
+    for a task that declares none), and code → metric name."""
+    codes: dict[str, int] = {}
+    layouts: dict[str, tuple[list, list]] = {}
+    for line, layout, blob in index.query("SELECT line, directions, declared FROM runs JOIN counted "
+                                          "USING (line)"):
+        lines, blobs = layouts.setdefault(layout, ([], []))
+        lines.append(line)
+        blobs.append(blob)
+    parts, undeclared = [], []
+    for layout, (lines, blobs) in layouts.items():
+        metrics = [name for name, _ in json.loads(layout)]
+        if not metrics:
+            undeclared += lines
+            continue
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(len(lines), len(metrics))
+        lines = np.array(lines, dtype=np.int64)
+        for column, name in enumerate(metrics):
+            present = ~np.isnan(matrix[:, column])
+            parts.append(pd.DataFrame({"line": lines[present], "value": matrix[present, column]})
+                         .assign(metric=codes.setdefault(name, len(codes))))
+    if undeclared:
+        chosen = set(undeclared)
+        rows = index.query("SELECT line, name, value FROM metrics JOIN metric_names ON metric = "
+                           "metric_names.id JOIN counted USING (line) WHERE value IS NOT NULL")
+        parts.append(pd.DataFrame([(line, codes.setdefault(name, len(codes)), value)
+                                   for line, name, value in rows if line in chosen],
+                                  columns=["line", "metric", "value"]))
+    values = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"line": np.zeros(0, np.int64), "metric": np.zeros(0, np.int64), "value": np.zeros(0)})
+    return values[["line", "metric", "value"]], {code: name for name, code in codes.items()}
 
 
 def configurations(store: ResultsStore, lines) -> pd.DataFrame:

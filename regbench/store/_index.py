@@ -16,19 +16,21 @@ import numpy as np
 
 from ._lines import Damaged, parse
 
-SCHEMA = "2"
+SCHEMA = "3"
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(line INTEGER PRIMARY KEY, offset INTEGER, length INTEGER, id TEXT,
   run_key TEXT, config_key TEXT, task TEXT, task_version INTEGER, reg TEXT, reg_version INTEGER,
   seed INTEGER, status TEXT, error TEXT, params TEXT, started_at TEXT, git_commit TEXT, torch TEXT,
-  device TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT, cross_run TEXT);
+  device TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT, cross_run TEXT,
+  declared BLOB);
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs(run_key, status);
 CREATE TABLE IF NOT EXISTS metric_names(id INTEGER PRIMARY KEY, name TEXT UNIQUE);
 CREATE TABLE IF NOT EXISTS metrics(metric INTEGER, line INTEGER, value REAL,
   PRIMARY KEY(metric, line)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS damage(line INTEGER PRIMARY KEY, message TEXT);
 """
+TABLE_NAMES = ("meta", "runs", "metrics", "metric_names", "damage")
 BATCH = 2000
 FINGERPRINT = 256  # bytes hashed at the start and just before the indexed end of the file
 
@@ -41,7 +43,19 @@ def run_row(line: int, offset: int, length: int, r: dict) -> tuple:
             r.get("started_at"), versions.get("git_commit"), versions.get("torch"),
             r.get("device"), r.get("host"), json.dumps(r.get("data") or {}, sort_keys=True),
             json.dumps(r.get("artifacts") or {}, sort_keys=True), r.get("none_key"),
-            json.dumps(r.get("directions") or []), json.dumps(r.get("cross_run") or []))
+            json.dumps(r.get("directions") or []), json.dumps(r.get("cross_run") or []), declared(r))
+
+
+def declared(record: dict) -> bytes:
+    """The metrics its task declares, in their declared order, as float64 bytes (NaN where the
+    record has no number): what a leaderboard reads of each run, in one value."""
+    metrics = record["metrics"]
+    return np.array([_number(metrics.get(name)) for name, _ in record.get("directions") or []],
+                    dtype=np.float64).tobytes()
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
 
 
 class Index:
@@ -51,15 +65,34 @@ class Index:
         self.in_memory = False
         try:
             self.db = self._open(path)
-        except sqlite3.Error:  # a directory we may not write: index in memory, for this process
-            self.db, self.in_memory = self._open(":memory:"), True
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc) or not self._remove(path):
+                self.db, self.in_memory = self._open(":memory:"), True  # e.g. a directory we may
+            else:                                                        # not write: this process
+                self.db = self._open(path)  # a damaged index is only a cache: built anew
         self.names: dict[str, int] = {}
+
+    @staticmethod
+    def _remove(path: Path) -> bool:
+        """Delete a damaged index file (and its WAL files); False where that is not possible."""
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return True
+        except OSError:
+            return False
 
     @staticmethod
     def _open(path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=120, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            schema = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.OperationalError:  # a new file
+            schema = None
+        if schema and schema[0] != SCHEMA:  # an index written by another version of regbench
+            db.executescript("".join(f"DROP TABLE IF EXISTS {t};" for t in TABLE_NAMES))
         db.executescript(TABLES)
         return db
 
@@ -122,8 +155,11 @@ class Index:
                 ("fingerprint", _fingerprint(f, offset))])
 
     def _reset(self) -> None:
-        for table in ("meta", "runs", "metrics", "metric_names", "damage"):
-            self.db.execute(f"DELETE FROM {table}")
+        """Empty the index, its tables made anew (an index of another schema has other columns)."""
+        for table in TABLE_NAMES:
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        for statement in filter(str.strip, TABLES.split(";")):  # executescript would commit
+            self.db.execute(statement)
         self.names = {}
 
     def _name_id(self, name: str) -> int:
@@ -133,7 +169,7 @@ class Index:
         return self.names[name]
 
     def _insert(self, runs, values, damage) -> None:
-        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 24)})", runs)
+        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 25)})", runs)
         self.db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", values)
         self.db.executemany("INSERT INTO damage VALUES (?, ?)", damage)
 
@@ -160,3 +196,8 @@ def _fingerprint(f, end: int) -> str:
         f.seek(start)
         digest.update(f.read(min(FINGERPRINT, end - start)))
     return digest.hexdigest()
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file is not a (healthy) database, rather than e.g. read-only."""
+    return "not a database" in str(exc) or "malformed" in str(exc)
