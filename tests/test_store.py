@@ -558,12 +558,18 @@ def test_a_store_whose_index_file_is_read_only_still_reads(tmp_path, monkeypatch
     assert len(reader.outcomes()) == 3
 
 
-def test_a_corrupt_index_file_is_built_anew(tmp_path):
-    store = ResultsStore(tmp_path)
+def indexed_store(directory) -> list[dict]:
+    """Two records in a store at ``directory``, read once (so its index file exists)."""
+    store = ResultsStore(directory)
     records = [sphere(seed) for seed in range(2)]
     for record in records:
         store.append(record)
     quiet_records(store)
+    return records
+
+
+def test_a_corrupt_index_file_is_built_anew(tmp_path):
+    records = indexed_store(tmp_path)
     for path in tmp_path.glob("records.index.sqlite*"):
         path.unlink()
     (tmp_path / "records.index.sqlite").write_bytes(b"this is not a database" * 100)
@@ -576,11 +582,7 @@ def test_a_corrupt_index_file_is_built_anew(tmp_path):
 
 def test_an_index_of_an_older_schema_is_built_anew_on_disk(tmp_path):
     import sqlite3
-    store = ResultsStore(tmp_path)
-    records = [sphere(seed) for seed in range(2)]
-    for record in records:
-        store.append(record)
-    quiet_records(store)
+    records = indexed_store(tmp_path)
     with sqlite3.connect(tmp_path / "records.index.sqlite") as db:  # fewer columns, older schema
         db.executescript("DROP TABLE runs; CREATE TABLE runs(line INTEGER PRIMARY KEY, id TEXT);"
                          "UPDATE meta SET value = '1' WHERE key = 'schema';")
