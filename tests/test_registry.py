@@ -87,3 +87,10 @@ def test_params_declared_in_order_with_base_first():
     assert list(Child.params()) == ["a", "b"]
     assert Child(b=3).hparams == {"a": 1, "b": 3.0}
 
+
+
+def test_the_installed_version_is_the_package_version():
+    from importlib.metadata import version
+
+    import regbench
+    assert version("regbench") == regbench.__version__
