@@ -25,9 +25,8 @@ from .errors import Diverged, RegbenchError
 from .git import git_commit
 from .identity import identity, keys
 from .registry import REGULARIZERS, TASKS
+from .store import RECORD_VERSION
 from .tasks.base import RunContext
-
-RECORD_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ def make_record(task, reg, seed, metrics, status="ok", **settings):
     """A run record of the current layout, as ``regbench run`` writes it, with these metrics."""
     import uuid
 
-    from regbench.runner import RECORD_VERSION, prepare
+    from regbench.runner import prepare
+    from regbench.store import RECORD_VERSION
     config = prepare(task, reg, settings, seed, check_data=False)
     return {"record_version": RECORD_VERSION, "id": uuid.uuid4().hex[:12], **config.fields(),
             "metrics": dict(metrics), "status": status, "error": None if status == "ok" else "boom",

@@ -27,9 +27,9 @@ from typing import Iterator
 from ..errors import NotRecorded
 from . import artifacts
 from ._index import Index
-from ._lines import encode, parse
+from ._lines import RECORD_VERSION, encode, parse
 
-__all__ = ["ResultsStore", "StoreWarning", "default_results_dir"]
+__all__ = ["RECORD_VERSION", "ResultsStore", "StoreWarning", "default_results_dir"]
 
 
 class StoreWarning(UserWarning):
