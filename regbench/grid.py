@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RegbenchError
+from .params import short
 from .registry import REGULARIZERS, TASKS
 from .runner import RunConfig, prepare
 
@@ -281,10 +282,6 @@ def labels(params: list[dict], groups: list | None = None) -> list[str]:
         varying[group] = [k for k in keys if len({repr(p.get(k)) for p in members}) > 1]
     return [", ".join(f"{k}={short(p[k])}" for k in varying[g] if k in p)
             for p, g in zip(params, groups)]
-
-
-def short(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def inline_grid(tasks: list[str], regularizers: list[str], settings: dict[str, str],

@@ -104,6 +104,11 @@ class Configurable:
         self.hparams = self.resolve(values)
 
 
+def short(value) -> str:
+    """A hyperparameter value as labels show it (floats in ``g`` format)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def unknown_name_message(what: str, name: str, available) -> str:
     """``unknown <what> 'x'; did you mean 'y'? available: a, b, c``."""
     names = sorted(available)

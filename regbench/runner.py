@@ -44,24 +44,27 @@ class RunConfig:
         return identity(TASKS.get(self.task), REGULARIZERS.get(self.reg), self.task_params,
                         self.reg_params)
 
+    @cached_property
+    def keys(self) -> tuple[str, str]:
+        """(run_key, config_key) of :func:`.identity.keys`."""
+        return keys(self.identity, self.seed)
+
     @property
     def run_key(self) -> str:
-        return keys(self.identity, self.seed)[0]
+        return self.keys[0]
 
     @property
     def config_key(self) -> str:
-        return keys(self.identity, self.seed)[1]
+        return self.keys[1]
 
     def fields(self) -> dict:
         """The record fields that say which run this is and how to read it: its keys, the
         ``config_key`` of ``none`` on the same task hyperparameters (its baseline), and the
         task's metrics in order with their directions, and its cross-run metrics."""
         task_cls = TASKS.get(self.task)
-        ident = self.identity
-        run_key, config_key = keys(ident, self.seed)
         baseline = identity(task_cls, REGULARIZERS.get("none"), self.task_params, {})
-        return {"run_key": run_key, "config_key": config_key, "none_key": keys(baseline, 0)[1],
-                **ident, "seed": self.seed, "task_params": self.task_params,
+        return {"run_key": self.run_key, "config_key": self.config_key,
+                "none_key": keys(baseline, 0)[1], **self.identity, "seed": self.seed, "task_params": self.task_params,
                 "reg_params": self.reg_params, "directions": list(task_cls.metrics.items()),
                 "cross_run": list(task_cls.cross_run_metrics)}
 

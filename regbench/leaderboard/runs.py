@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RegbenchError
+from ..params import short
 from ..store import ResultsStore
 
 COUNTED = ("SELECT max(line) AS line FROM runs WHERE status = 'ok' GROUP BY run_key")
@@ -147,7 +148,3 @@ def full_params(config: pd.Series) -> dict:
         except RegbenchError:
             full.update(params.get(part, {}))
     return full
-
-
-def short(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -176,13 +176,6 @@ class Index:
     def query(self, sql: str, params=()) -> list[tuple]:
         return self.db.execute(sql, params).fetchall()
 
-    def numbers(self, sql: str, columns: int) -> np.ndarray:
-        """A query's numeric rows as a float array, fetched in chunks (bounded memory)."""
-        cursor, parts = self.db.execute(sql), []
-        while rows := cursor.fetchmany(1 << 16):
-            parts.append(np.array(rows, dtype=float))
-        return np.concatenate(parts) if parts else np.empty((0, columns))
-
     def metric_ids(self, names) -> dict[int, str]:
         known = dict(self.db.execute("SELECT name, id FROM metric_names"))
         return {known[n]: n for n in names if n in known}
