@@ -192,6 +192,9 @@ def cmd_store(args) -> int:
     store = ResultsStore(args.results)
     if args.action == "migrate":
         count = convert.migrate(store)
+        if not count:
+            print(f"Nothing to migrate: no record of {store.path} is of the v1 layout.")
+            return 0
         print(f"Migrated {count} records of {store.path} to the current layout (arrays in "
               f"{store.directory / 'artifacts'}); the original is kept as "
               f"{store.directory / convert.V1_BACKUP}.")

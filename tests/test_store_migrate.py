@@ -315,3 +315,21 @@ def test_importing_a_v1_file_upgrades_its_records(tmp_path):
     assert import_records(target, tmp_path / "old" / "records.jsonl") == (len(originals), 0)
     check_upgraded(target, originals)
     assert import_records(target, tmp_path / "old" / "records.jsonl") == (0, len(originals))
+
+
+def test_migrate_leaves_a_current_store_alone(tmp_path, capsys):
+    store = ResultsStore(tmp_path)
+    store.append(make_record("sphere", "none", 0, {"norm_std": 0.1}, n=20))
+    before = store.path.read_bytes()
+    assert main(["--results", str(tmp_path), "store", "migrate"]) == 0
+    assert "Nothing to migrate" in capsys.readouterr().out
+    assert store.path.read_bytes() == before and not (tmp_path / V1_BACKUP).exists()
+
+
+def test_export_to_a_place_it_cannot_write_is_one_line(tmp_path, capsys):
+    ResultsStore(tmp_path).append(make_record("sphere", "none", 0, {"norm_std": 0.1}, n=20))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["--results", str(tmp_path), "store", "export", str(blocker / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("regbench: error: cannot write") and err.count("\n") == 1

@@ -68,13 +68,17 @@ def _v1(raw: bytes) -> dict | None:
 
 
 def migrate(store: ResultsStore) -> int:
-    """Convert ``store`` to the current layout; returns the number of records written."""
+    """Convert ``store`` to the current layout; returns the number of records written (0, and
+    nothing rewritten, when no record is of the v1 layout)."""
     backup = store.directory / V1_BACKUP
     if not store.path.exists():
         raise RegbenchError(f"no records to migrate: {store.path} does not exist")
     if backup.exists():
         raise RegbenchError(f"{backup} exists already: this store was migrated before (move that "
                             f"file away to migrate again)")
+    with open(store.path, "rb") as f:
+        if not any(_v1(raw) for raw in f):
+            return 0
     new = store.path.with_suffix(".jsonl.migrating")
     written = 0
     with open(store.path, "rb") as lock:
@@ -100,16 +104,19 @@ def export(store: ResultsStore, out: Path) -> int:
     seed, start time), with its artifact files copied beside it; returns the count."""
     records = sorted(store.records(), key=lambda r: (r["task"], r["reg"], r["config_key"], r["seed"],
                                                      r.get("started_at") or "", r["id"]))
-    if out.resolve().parent != store.directory.resolve():
-        for record in records:
-            for name in record.get("artifacts") or {}:
-                target, origin = out.parent / name, store.directory / name
-                if not origin.is_file():
-                    raise RegbenchError(f"cannot export record {record['id']}: its artifact "
-                                        f"{origin} is missing")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(origin, target)
-    artifacts.write_file(out, b"".join(encode(r) for r in records))
+    try:
+        if out.resolve().parent != store.directory.resolve():
+            for record in records:
+                for name in record.get("artifacts") or {}:
+                    target, origin = out.parent / name, store.directory / name
+                    if not origin.is_file():
+                        raise RegbenchError(f"cannot export record {record['id']}: its artifact "
+                                            f"{origin} is missing")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(origin, target)
+        artifacts.write_file(out, b"".join(encode(r) for r in records))
+    except OSError as exc:
+        raise RegbenchError(f"cannot write {out}: {exc.strerror or exc} ({exc.filename})") from None
     return len(records)
 
 
