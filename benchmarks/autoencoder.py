@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from regbench import create_regularizer, create_task
 from regbench.datasets.celeba import celeba_folder, folder_index
 from regbench.datasets.mnist import mnist_files
-from regbench.tasks.base import RunContext
+from regbench.tasks._base import RunContext
 from regbench.training import minibatches
 from timing import seconds
 

@@ -16,7 +16,7 @@ import torch
 
 from regbench import REGULARIZERS, WEIGHTS, create_regularizer, create_task
 from regbench.errors import RegbenchError
-from regbench.tasks.base import RunContext
+from regbench.tasks._base import RunContext
 
 TASKS = ["cora_node", "citeseer_node", "pubmed_node", "cora_link", "citeseer_link", "pubmed_link"]
 

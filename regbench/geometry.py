@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from .regularizers.energy import hyperspherical_energy, pair_values, smaller_gram, unit_rows
+from .regularizers._energy import hyperspherical_energy, pair_values, smaller_gram, unit_rows
 
 MAX_ROWS = 2000
 

@@ -26,7 +26,7 @@ from .git import git_commit
 from .identity import identity, keys
 from .registry import REGULARIZERS, TASKS
 from .store import RECORD_VERSION
-from .tasks.base import RunContext
+from .tasks._base import RunContext
 
 
 @dataclass(frozen=True)

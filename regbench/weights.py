@@ -9,7 +9,7 @@ Rows are views of the parameters, so penalties on them reach the weights' gradie
 import torch
 from torch import nn
 
-from .regularizers.base import WeightLayer
+from .regularizers._base import WeightLayer
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)

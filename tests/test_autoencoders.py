@@ -15,7 +15,7 @@ from regbench.models.ae_mnist import mnist_decoder, mnist_encoder
 from regbench.runner import execute, prepare
 from regbench.store import ResultsStore
 from regbench.tasks import celeba_ae, mnist_ae
-from regbench.tasks.base import RunContext
+from regbench.tasks._base import RunContext
 
 QUICK = {"gen_samples": 0, "align_samples": 0, "figures": False, "layer_geometry": False}
 

@@ -26,7 +26,7 @@ from regbench.models.resnet18 import ResNet18
 from regbench.registry import TASKS
 from regbench.runner import execute, prepare
 from regbench.settings import data_dir
-from regbench.tasks.base import RunContext
+from regbench.tasks._base import RunContext
 from regbench.tasks.cifar100 import milestones
 from regbench.weights import weight_layers
 

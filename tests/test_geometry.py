@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from regbench.geometry import describe, describe_layers, effective_rank, eccentricity
-from regbench.regularizers.base import WeightLayer
+from regbench.regularizers._base import WeightLayer
 
 
 def test_orthonormal_rows_are_uniform_and_orthogonal():

@@ -13,7 +13,7 @@ from regbench import create_regularizer, create_task
 from regbench.errors import RegbenchError
 from regbench.registry import REGULARIZERS
 from regbench.runner import execute, prepare
-from regbench.tasks.base import RunContext
+from regbench.tasks._base import RunContext
 
 DATA = Path(os.environ.get("REGBENCH_DATA")
             or Path(__file__).resolve().parents[2] / "shared" / "data")

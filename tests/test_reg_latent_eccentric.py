@@ -10,7 +10,7 @@ from scipy import integrate, optimize, special
 
 import regbench
 from regbench import RegbenchError
-from regbench.regularizers import pairwise
+from regbench.regularizers import _pairwise as pairwise
 from regbench.regularizers.eccentric import eccentric_m
 
 

@@ -6,7 +6,7 @@ import torch
 
 import regbench
 from regbench import RegbenchError
-from regbench.regularizers import pairwise
+from regbench.regularizers import _pairwise as pairwise
 
 
 def mmd_loops(q, p, kernel):

@@ -7,7 +7,7 @@ from scipy import integrate, special
 
 import regbench
 from regbench import RegbenchError
-from regbench.regularizers.bessel import log_iv, log_iv_and_ratio
+from regbench.regularizers._bessel import log_iv, log_iv_and_ratio
 from regbench.regularizers.vmf import Vmf, kl_vmf_uniform, sample_vmf
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from regbench.errors import RegbenchError
 from regbench.registry import create_regularizer
 from regbench.regularizers import mgd
-from regbench.regularizers.base import WeightLayer
+from regbench.regularizers._base import WeightLayer
 from regbench.weights import weight_layers
 
 NAMES = ["mhe", "mhs", "mhp", "mhc", "r_mhp", "mgd", "orthogonal", "srip"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from regbench.regularizers.energy import (KERNELS, cosines, half_space, hyperspherical_energy,
+from regbench.regularizers._energy import (KERNELS, cosines, half_space, hyperspherical_energy,
                                           smaller_gram, unit_rows)
 from regbench.weights import weight_layers
 

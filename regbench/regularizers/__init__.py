@@ -2,10 +2,10 @@
 import importlib
 import pkgutil
 
-from .base import CODES, POSTERIOR, WEIGHTS, Regularizer, WeightLayer
+from ._base import CODES, POSTERIOR, WEIGHTS, Regularizer, WeightLayer
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("base",):
+    if not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["CODES", "POSTERIOR", "WEIGHTS", "Regularizer", "WeightLayer"]

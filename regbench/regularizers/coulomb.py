@@ -1,6 +1,6 @@
 """Coulomb autoencoder regularizer (Sansone et al.; seed 004, REFERENCE.md §1).
 
-MMD (estimator of ``mmd.mmd``) between the codes and a fresh N(0, I_d) sample with the Coulomb kernel
+MMD (estimator of ``_mmd.mmd``) between the codes and a fresh N(0, I_d) sample with the Coulomb kernel
 
     k(z, z') = 1 / (|z − z'|^{h−2} + ε),   h > 2,
 
@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from ..params import Param
 from ..registry import register_regularizer
-from .base import CODES, Regularizer
-from .mmd import mmd
+from ._base import CODES, Regularizer
+from ._mmd import mmd
 
 
 @register_regularizer("coulomb")

@@ -6,14 +6,14 @@
 Minimised alone it spreads the codes uniformly on the sphere of radius ≈ √d (Theorem 1); at the
 optimum l ≈ d(1 − 2 log 2) for μ = 1, so the loss is negative. Whether the paper's sum includes i = j
 is unconfirmed; the i = j terms are excluded here, with the n(n−1) normalisation of the formula.
-The O(n²) pair sum runs in bounded memory for large n (``pairwise.pairwise_sum``).
+The O(n²) pair sum runs in bounded memory for large n (``_pairwise.pairwise_sum``).
 """
 import torch
 
 from ..params import Param
 from ..registry import register_regularizer
-from .base import CODES, Regularizer
-from .pairwise import pairwise_sum
+from ._base import CODES, Regularizer
+from ._pairwise import pairwise_sum
 
 
 def eccentric_m(mu: float, d: int) -> float:

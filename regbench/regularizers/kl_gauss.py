@@ -12,7 +12,7 @@ exp(s) can neither overflow nor reach 0; outside that range the gradient through
 import torch
 
 from ..registry import register_regularizer
-from .base import POSTERIOR, Regularizer
+from ._base import POSTERIOR, Regularizer
 
 LOGVAR_RANGE = (-30.0, 20.0)
 

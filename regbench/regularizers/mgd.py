@@ -16,8 +16,8 @@ import torch
 
 from ..params import Param
 from ..registry import register_regularizer
-from .energy import chords, unit_rows
-from .layerwise import WeightRegularizer, coefficient
+from ._energy import chords, unit_rows
+from ._layerwise import WeightRegularizer, coefficient
 
 JITTER = 1e-6
 

@@ -14,9 +14,9 @@ import torch
 
 from ..params import Param
 from ..registry import register_regularizer
-from .energy import chords
-from .layerwise import coefficient
-from .poles import PoleRegularizer
+from ._energy import chords
+from ._layerwise import coefficient
+from ._poles import PoleRegularizer
 
 
 @register_regularizer("mhc")

@@ -14,9 +14,9 @@ import torch
 
 from ..params import Param
 from ..registry import register_regularizer
-from .base import CODES, WEIGHTS
-from .energy import KERNELS, hyperspherical_energy, unit_rows
-from .layerwise import WeightRegularizer
+from ._base import CODES, WEIGHTS
+from ._energy import KERNELS, hyperspherical_energy, unit_rows
+from ._layerwise import WeightRegularizer
 
 PAPER_COEFFICIENTS = {"s0": (1.0, 10.0), "s1": (1.0, 10.0), "s2": (1.0, 10.0), "a0": (1.0, 10.0),
                       "a1": (0.1, 1.0), "a2": (0.1, 1.0)}  # (hidden, final), wy1iu/MHE

@@ -11,9 +11,9 @@ Half-space on hidden layers (n' = 2n) by default, λ hidden 1 / final 10. The ch
 import torch
 
 from ..registry import register_regularizer
-from .energy import chords
-from .layerwise import coefficient
-from .poles import PoleRegularizer
+from ._energy import chords
+from ._layerwise import coefficient
+from ._poles import PoleRegularizer
 
 
 @register_regularizer("mhp")

@@ -12,8 +12,8 @@ import torch
 
 from ..params import Param
 from ..registry import register_regularizer
-from .energy import chords, cosines, pair_values, unit_rows
-from .layerwise import WeightRegularizer, coefficient
+from ._energy import chords, cosines, pair_values, unit_rows
+from ._layerwise import WeightRegularizer, coefficient
 
 
 @register_regularizer("mhs")

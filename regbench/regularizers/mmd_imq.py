@@ -3,7 +3,7 @@
     k(x, y) = Σ_s C_s / (C_s + |x − y|²),   C_s = 2 d σ² s,   s ∈ {.1, .2, .5, 1, 2, 5, 10}
 
 against a fresh prior sample p ~ N(0, σ² I_d) of the same size as the batch, with the estimator of
-``mmd.mmd`` (REFERENCE.md §1; the scales and C_base = 2 d σ² follow the authors' code
+``_mmd.mmd`` (REFERENCE.md §1; the scales and C_base = 2 d σ² follow the authors' code
 ``tolstikhin/wae``). WAE settings: CelebA d = 64, λ = 100; MNIST d = 8, λ = 10.
 """
 import math
@@ -12,8 +12,8 @@ import torch
 
 from ..params import Param
 from ..registry import register_regularizer
-from .base import CODES, Regularizer
-from .mmd import mmd
+from ._base import CODES, Regularizer
+from ._mmd import mmd
 
 SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 

@@ -2,7 +2,7 @@
 import torch
 
 from ..registry import register_regularizer
-from .base import CODES, WEIGHTS, Regularizer
+from ._base import CODES, WEIGHTS, Regularizer
 
 
 @register_regularizer("none")

@@ -9,8 +9,8 @@ unconfirmed (REFERENCE gives the range 1e-4..1e-2); the default here is 1e-4 on 
 import torch
 
 from ..registry import register_regularizer
-from .energy import smaller_gram
-from .layerwise import WeightRegularizer, coefficient
+from ._energy import smaller_gram
+from ._layerwise import WeightRegularizer, coefficient
 
 
 @register_regularizer("orthogonal")

@@ -9,7 +9,7 @@ subgradient 0.
 import torch
 
 from ..registry import register_regularizer
-from .layerwise import WeightRegularizer, coefficient
+from ._layerwise import WeightRegularizer, coefficient
 
 
 @register_regularizer("r_mhp")

@@ -13,8 +13,8 @@ business. The random ``b`` comes from the global torch generator.
 import torch
 
 from ..registry import register_regularizer
-from .energy import smaller_gram
-from .layerwise import WeightRegularizer, coefficient
+from ._energy import smaller_gram
+from ._layerwise import WeightRegularizer, coefficient
 
 
 @register_regularizer("srip")

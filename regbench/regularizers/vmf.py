@@ -25,7 +25,7 @@ C_m(κ) = κ^{m/2−1}/((2π)^{m/2} I_{m/2−1}(κ)). With v = m/2 − 1 the con
 
     KL = κ R_v(κ) − log Ĩ_v(κ),   R_v = I_{v+1}/I_v,   Ĩ_v(κ) = Γ(v+1) (2/κ)^v I_v(κ) ≥ 1,
 
-computed in float64 with ``bessel.log_iv_and_ratio`` (finite for m up to 256 and any κ > 0, no sync).
+computed in float64 with ``_bessel.log_iv_and_ratio`` (finite for m up to 256 and any κ > 0, no sync).
 """
 import math
 
@@ -34,8 +34,8 @@ import torch.nn.functional as F
 
 from ..errors import RegbenchError
 from ..registry import register_regularizer
-from .base import POSTERIOR, Regularizer
-from .bessel import log_iv_and_ratio
+from ._base import POSTERIOR, Regularizer
+from ._bessel import log_iv_and_ratio
 
 
 def _wood_b(kappa: torch.Tensor, m: int) -> torch.Tensor:

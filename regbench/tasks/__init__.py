@@ -2,10 +2,10 @@
 import importlib
 import pkgutil
 
-from .base import RunContext, Task
+from ._base import RunContext, Task
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
+    if not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["RunContext", "Task"]

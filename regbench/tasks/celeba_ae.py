@@ -15,7 +15,7 @@ from ..datasets.celeba import celeba_folder, load_celeba
 from ..metrics.downstream import attribute_errors
 from ..models.ae_celeba import celeba_decoder, celeba_encoder
 from ..registry import register_task
-from .autoencoder import AutoencoderTask, Split, default
+from ._autoencoder import AutoencoderTask, Split, default
 
 
 @register_task("celeba_ae")

@@ -31,11 +31,11 @@ from ..models.cnn9 import cnn9
 from ..models.resnet18 import ResNet18
 from ..params import Param
 from ..registry import register_task
-from ..regularizers.base import WEIGHTS
+from ..regularizers._base import WEIGHTS
 from ..training import check_finite, fixed_subset
 from ..weights import weight_layers
-from .base import Task
-from .speed import SpeedOptions, autocast_context
+from ._base import Task
+from ._speed import SpeedOptions, autocast_context
 
 MILESTONES = (30 / 75, 50 / 75, 65 / 75)  # fractions of training where the learning rate drops ×0.1
 

@@ -2,7 +2,7 @@
 
 Pixels scaled to [0, 1]; a fixed stratified split (test 20%, validation 15% of the rest),
 independent of the seed, so that seeds vary only the model. Loss = mean squared reconstruction error
-+ the regularizer's term (see :mod:`regbench.tasks.autoencoder`). Metrics follow seed 000 §4: test MSE,
++ the regularizer's term (see :mod:`regbench.tasks._autoencoder`). Metrics follow seed 000 §4: test MSE,
 latent covariance trace / d, eccentricity ε, and the test error of a KNN classifier on the codes.
 """
 import torch
@@ -10,7 +10,7 @@ from torch import nn
 
 from ..params import Param
 from ..registry import register_task
-from .autoencoder import AutoencoderTask, Split
+from ._autoencoder import AutoencoderTask, Split
 
 
 def load_digits_split() -> Split:

@@ -17,10 +17,11 @@ import torch.nn.functional as F
 from ..geometry import describe, describe_layers
 from ..params import Param
 from ..registry import register_task
-from ..regularizers.base import WEIGHTS
+from ..regularizers._base import WEIGHTS
 from ..training import check_finite
 from ..weights import weight_layers
-from .planetoid import PlanetoidTask, load_planetoid
+from ..datasets.planetoid import load_planetoid
+from ._planetoid import PlanetoidTask
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:

@@ -35,11 +35,12 @@ from torch import nn
 from ..geometry import describe, describe_layers
 from ..params import Param
 from ..registry import register_task
-from ..regularizers.base import CODES, POSTERIOR, WEIGHTS
+from ..regularizers._base import CODES, POSTERIOR, WEIGHTS
 from ..training import check_finite
 from ..weights import weight_layers
-from .autoencoder import Autoencoder
-from .planetoid import PlanetoidTask, load_planetoid
+from ._autoencoder import Autoencoder
+from ..datasets.planetoid import load_planetoid
+from ._planetoid import PlanetoidTask
 
 
 def pair_codes(pairs: torch.Tensor, n: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ from ..metrics.downstream import knn_protocol
 from ..models.ae_mnist import mnist_decoder, mnist_encoder
 from ..params import Param
 from ..registry import register_task
-from .autoencoder import AutoencoderTask, Split, default
+from ._autoencoder import AutoencoderTask, Split, default
 
 
 @register_task("mnist_ae")

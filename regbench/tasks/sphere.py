@@ -10,9 +10,9 @@ import torch
 from ..geometry import describe
 from ..params import Param
 from ..registry import register_task
-from ..regularizers.base import CODES, WEIGHTS, WeightLayer
+from ..regularizers._base import CODES, WEIGHTS, WeightLayer
 from ..training import check_finite
-from .base import Task
+from ._base import Task
 
 
 @register_task("sphere")

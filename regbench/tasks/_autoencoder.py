@@ -42,11 +42,11 @@ from ..metrics.classifier import classifier
 from ..metrics.fid import FID, weights_file
 from ..metrics.frechet import embed_all, frechet_distance, gaussian
 from ..params import Param
-from ..regularizers.base import CODES, POSTERIOR, WEIGHTS
+from ..regularizers._base import CODES, POSTERIOR, WEIGHTS
 from ..training import check_finite, fixed_subset, minibatches
 from ..weights import weight_layers
-from .base import Task
-from .speed import SpeedOptions, autocast_context
+from ._base import Task
+from ._speed import SpeedOptions, autocast_context
 
 SUFFIX = {"fitted": "", "normal": "_normal"}  # the fitted Gaussian is Table 1's protocol: plain names
 FID_WEIGHTS_NOTE = ("FID skipped: no Inception weights; set fid_weights=PATH or $REGBENCH_FID_WEIGHTS "

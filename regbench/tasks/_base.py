@@ -15,7 +15,7 @@ import torch
 from ..errors import RegbenchError
 from ..params import Configurable, Param
 from ..progress import progress_bar
-from ..regularizers.base import CODES, POSTERIOR, WEIGHTS, Regularizer
+from ..regularizers._base import CODES, POSTERIOR, WEIGHTS, Regularizer
 
 
 @dataclass

@@ -12,10 +12,9 @@ only when a graph is loaded, so that listing tasks stays fast.
 import fcntl
 import shutil
 
-from ..datasets.files import file_digest
+from .files import file_digest
 from ..errors import RegbenchError
 from ..settings import cache_dir, data_dir
-from .base import Task
 
 PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
@@ -57,13 +56,3 @@ def load_planetoid(name: str, normalize: bool):
     data.x = data.x.to_sparse()
     return data
 
-
-class PlanetoidTask(Task):
-    """A task on the Planetoid graph ``dataset`` (set by each registered task)."""
-    dataset = ""
-
-    def check_data(self):
-        check_raw_files(self.dataset)
-
-    def data_checksums(self):
-        return raw_checksums(self.dataset)

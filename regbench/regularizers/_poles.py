@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from ..params import Param
-from .energy import cosines, unit_rows
-from .layerwise import WeightRegularizer
+from ._energy import cosines, unit_rows
+from ._layerwise import WeightRegularizer
 
 
 class PoleRegularizer(WeightRegularizer):

@@ -8,7 +8,7 @@ The kernel is a function of the squared distance; the pair sums run in bounded m
 """
 import torch
 
-from .pairwise import Kernel, pairwise_sum
+from ._pairwise import Kernel, pairwise_sum
 
 
 def mmd(kernel: Kernel, q: torch.Tensor, p: torch.Tensor, derivative: Kernel | None = None) -> torch.Tensor:

@@ -7,8 +7,8 @@ Hidden layers and the final (classifier) layer get their own coefficients ``lam_
 import torch
 
 from ..params import Param
-from .base import WEIGHTS, Regularizer, WeightLayer
-from .energy import half_space
+from ._base import WEIGHTS, Regularizer, WeightLayer
+from ._energy import half_space
 
 
 def coefficient(default: float, where: str) -> Param:
