@@ -1,31 +1,41 @@
 """Declared hyperparameters: ``Param`` class attributes validated once, at construction.
 
-A regularizer or task declares its hyperparameters as class attributes::
+A regularizer or task declares its hyperparameters as class attributes, with their bounds::
 
-    mu = Param(1.0, "repulsion strength", check=lambda v: v > 0.5, rule="> 1/2")
+    mu = Param(1.0, "repulsion strength μ", gt=0.5)
+    kernel = Param("s0", "energy kernel", choices=("s0", "s1", "s2"))
+    lam_hidden = Param(1.0, "hidden-layer coefficient", ge=0,
+                       derive=lambda hp: PAPER[hp["kernel"]])  # default follows another value
 
 and ``Configurable.__init__(**values)`` fills defaults, coerces strings from the CLI to the
-default's type, rejects unknown names (suggesting the closest) and out-of-range values.
+default's type, rejects unknown names (suggesting the closest) and out-of-range values, with a
+message built from the declared bounds.
 """
 from __future__ import annotations
 
 import difflib
 import math
+import operator
 from typing import Any, Callable
 
 from .errors import RegbenchError
+
+BOUNDS = {"≥": operator.ge, ">": operator.gt, "≤": operator.le, "<": operator.lt}
 
 
 class Param:
     """One hyperparameter: default value (its type is the parameter's type), doc, range check."""
 
     def __init__(self, default: Any, doc: str = "", check: Callable[[Any], bool] | None = None,
-                 rule: str = "", choices: tuple | None = None):
+                 rule: str = "", choices: tuple | None = None, *, ge=None, gt=None, le=None,
+                 lt=None, derive: Callable[[dict], Any] | None = None):
         self.default = default
         self.doc = doc
-        self.check = check
+        self.check = check  # a free-form condition (``rule`` says it in words); prefer the bounds
         self.rule = rule
         self.choices = choices
+        self.bounds = {op: v for op, v in (("≥", ge), (">", gt), ("≤", le), ("<", lt)) if v is not None}
+        self.derive = derive  # default computed from the other resolved values
         self.name = ""
 
     def __set_name__(self, owner, name):
@@ -60,6 +70,10 @@ class Param:
         if self.choices is not None and value not in self.choices:
             raise RegbenchError(f"{owner}: hyperparameter {self.name}={value!r} must be one of "
                                 f"{', '.join(map(str, self.choices))}")
+        if not all(BOUNDS[op](value, bound) for op, bound in self.bounds.items()):
+            rule = " and ".join(f"{op} {bound:g}" for op, bound in self.bounds.items())
+            raise RegbenchError(f"{owner}: hyperparameter {self.name}={value!r} is out of range "
+                                f"(needs {self.name} {rule}; {self.doc})")
         if self.check is not None and not self.check(value):
             raise RegbenchError(f"{owner}: hyperparameter {self.name}={value!r} is out of range "
                                 f"(needs {self.rule or 'a valid value'}; {self.doc})")
@@ -84,14 +98,24 @@ class Configurable:
         return found
 
     @classmethod
-    def resolve(cls, values: dict[str, Any]) -> dict[str, Any]:
-        """Defaults filled in, every value coerced and checked; unknown names rejected."""
+    def resolve(cls, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults filled in, every value coerced and checked; unknown names rejected.
+
+        ``defaults`` replace declared defaults (a task's λ for the regularizers acting on it); a
+        derived default is computed from the other values, after them."""
         declared = cls.params()
         owner = f"{cls.kind} '{cls.registered_name or cls.__name__}'"
         for name in values:
             if name not in declared:
                 raise RegbenchError(unknown_name_message(f"hyperparameter of {owner}", name, declared))
-        resolved = {name: p.coerce(values.get(name, p.default), owner) for name, p in declared.items()}
+        defaults = {name: v for name, v in (defaults or {}).items() if name in declared}
+        given = {**defaults, **values}
+        resolved = {name: p.coerce(given.get(name, p.default), owner) for name, p in declared.items()
+                    if name in given or p.derive is None}
+        for name, p in declared.items():
+            if name not in resolved:
+                resolved[name] = p.coerce(p.derive(resolved), owner)
+        resolved = {name: resolved[name] for name in declared}
         cls.check_params(resolved)
         return resolved
 
