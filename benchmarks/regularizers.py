@@ -2,8 +2,9 @@
 
 - latent codes (and posterior heads) at (n, d) = (100, 64) and (1000, 64), against one
   forward+backward pass of the digits_ae autoencoder with d = 64 on a batch of n;
-- the weights of the CNN-9 of REFERENCE.md §3, against one forward+backward pass of CNN-9 on a
-  batch of 32×32 images (``--batch``, default 128).
+- the weights of the CNN-9 of Liu et al., "Learning with Hyperspherical Uniformity", AISTATS 2021,
+  arXiv:2103.01649, against one forward+backward pass of CNN-9 on a batch of 32×32 images
+  (``--batch``, default 128).
 
 Medians over ``--repeats`` runs, all measured in this one process:
     python benchmarks/regularizers.py [--repeats 5] [--batch 128] [--device cpu]

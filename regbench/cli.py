@@ -61,8 +61,10 @@ def summary(record: dict) -> str:
 def describe_params(cls) -> list[str]:
     lines = []
     for name, p in cls.params().items():
-        rule = f"; {p.rule}" if p.rule else ""
+        bounds = " and ".join(f"{op} {bound:g}" for op, bound in p.bounds.items())
+        rule = f"; {p.rule}" if p.rule else f"; {name} {bounds}" if bounds else ""
         choices = f"; one of {', '.join(map(str, p.choices))}" if p.choices else ""
+        choices += "; by default derived from the other values" if p.derive else ""
         lines.append(f"      {name} = {p.default!r}  ({p.doc}{rule}{choices})")
     return lines or ["      (no hyperparameters)"]
 
@@ -71,14 +73,17 @@ def cmd_list(args) -> int:
     out = ["Regularizers:"]
     for name in REGULARIZERS.names():
         cls = REGULARIZERS.get(name)
-        out.append(f"  {name}  [targets: {', '.join(cls.targets)}]  {_first_line(cls)}")
+        out.append(f"  {name}  [targets: {', '.join(cls.targets) or 'none'}]  {_first_line(cls)}")
         out += describe_params(cls)
     out.append("Tasks:")
     for name in TASKS.names():
         cls = TASKS.get(name)
         out.append(f"  {name}  [exposes: {', '.join(cls.supports)}]  {_first_line(cls)}")
         out += describe_params(cls)
-        out.append(f"      metrics: {', '.join(cls.metrics)}")
+        if cls.term_defaults:
+            out.append(f"      regularizer's term here: "
+                       f"{', '.join(f'{k} = {v!r}' for k, v in cls.term_defaults.items())} unless set")
+        out.append(f"      metrics: {', '.join(cls.directions())}")
     print("\n".join(out))
     return 0
 
@@ -191,13 +196,12 @@ def cmd_store(args) -> int:
     from .store import convert
     store = ResultsStore(args.results)
     if args.action == "migrate":
-        count = convert.migrate(store)
+        count, backup = convert.migrate(store)
         if not count:
-            print(f"Nothing to migrate: no record of {store.path} is of the v1 layout.")
+            print(f"Nothing to migrate: every record of {store.path} is of the current layout.")
             return 0
         print(f"Migrated {count} records of {store.path} to the current layout (arrays in "
-              f"{store.directory / 'artifacts'}); the original is kept as "
-              f"{store.directory / convert.V1_BACKUP}.")
+              f"{store.directory / 'artifacts'}); the original is kept as {backup}.")
     elif args.action == "export":
         if not args.file:
             raise RegbenchError("regbench store export needs the output file: regbench store export FILE")
@@ -275,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     store = sub.add_parser("store", parents=[common], help="migrate, export or import records")
     store.add_argument("action", choices=["migrate", "export", "import"],
-                       help="migrate: convert a store of the v1 layout (keeps records.v1.jsonl); "
+                       help="migrate: convert a store of an older layout (keeps records.v<N>.jsonl); "
                             "export FILE: every readable record, sorted, with its artifact files; "
                             "import FILE: add a file's records that the store does not hold")
     store.add_argument("file", nargs="?", metavar="FILE")

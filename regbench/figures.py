@@ -1,4 +1,6 @@
-"""The eccentric paper's figures (seed 000) as PNG files, with matplotlib.
+"""The eccentric paper's figures as PNG files, with matplotlib: Xuefeng Li and Alan Blair, "Eccentric
+Regularization: Minimizing Hyperspherical Energy without explicit projection", IJCNN 2022,
+arXiv:2104.11610.
 
 Per run (written by the autoencoder tasks into the run's artifacts directory):
 - ``latent_scatter``: test codes on the first two principal axes (Figure 3);

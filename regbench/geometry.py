@@ -3,9 +3,13 @@
 Reported by every task for what it regularises, whatever regularizer trained it, so that a
 leaderboard shows whether each regularizer does what it claims:
 
-- hyperspherical energy s = 0, 1, 2 of the normalised vectors (REFERENCE.md §2, MHE kernels);
+- hyperspherical energy s = 0, 1, 2 of the normalised vectors (the MHE kernels of Weiyang Liu, Rongmei
+  Lin, Zhen Liu, Lixin Liu, Zhiding Yu, Bo Dai, Le Song, "Learning towards Minimum Hyperspherical
+  Energy", NeurIPS 2018, arXiv:1805.09298; code ``wy1iu/MHE``);
 - min and mean pairwise angle; norm mean / std (and mean norm / √d);
-- covariance spectrum, its trace, eccentricity ε = std / mean of the eigenvalues (seed 000 §4.3)
+- covariance spectrum, its trace, eccentricity ε = std / mean of the eigenvalues (§4.3 of
+  Xuefeng Li and Alan Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without
+  explicit projection", IJCNN 2022, arXiv:2104.11610)
   and effective rank exp(H(λ/Σλ)) (Roy & Vetterli 2007);
 - ‖G − I‖_F for the smaller Gram matrix G of the raw rows (as the ``orthogonal`` regularizer);
 - MMD to N(0, I) with the WAE IMQ kernel (the ``mmd_imq`` estimator, a fixed prior sample).
@@ -40,7 +44,7 @@ def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
 
 
 def eccentricity(spectrum: torch.Tensor) -> float:
-    """std / mean of the covariance eigenvalues (population std, as in seed 000 §4.3)."""
+    """std / mean of the covariance eigenvalues (population std, as in Li & Blair, IJCNN 2022, §4.3)."""
     return float(spectrum.std(unbiased=False) / spectrum.mean())
 
 

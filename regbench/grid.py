@@ -127,7 +127,7 @@ class Grid:
 
     def mode(self, metric: str | None) -> str | None:
         """``min``/``max`` when every task of the grid declares that direction for ``metric``."""
-        directions = {TASKS.get(t).metrics.get(metric) for t in self.tasks}
+        directions = {TASKS.get(t).directions().get(metric) for t in self.tasks}
         return directions.pop() if len(directions) == 1 and directions <= {"min", "max"} else None
 
     def settings_for(self, task: str, reg: str) -> dict[str, Any]:
@@ -150,11 +150,14 @@ class Grid:
                     raise RegbenchError(f"{self.where('grid', kind)}: {exc}") from None
         for metric in filter(None, (self.metric, self.select)):
             for task in self.tasks:
-                declared = TASKS.get(task).metrics
+                declared = TASKS.get(task).directions()
                 if declared and metric not in declared:
                     raise RegbenchError(f"{self.where('grid', 'metric')}: task '{task}' has no "
                                         f"metric '{metric}' (it has {', '.join(declared)})")
         for key, value in self.shared.items():
+            if not owners(key, self.tasks, self.regularizers) and \
+                    owners(key, TASKS.names(), REGULARIZERS.names()):
+                continue  # a key of tasks or regularizers left out of this run (e.g. λ with only none)
             self._check_key("params", key, value, self.tasks, self.regularizers)
         for name, section in self.sections.items():
             if name in self.tasks:

@@ -3,8 +3,8 @@
 A run is identified by its task and regularizer, each one's ``version``, the hyperparameters whose
 value differs from their default, and the seed. Adding a hyperparameter with a default therefore
 keeps every existing record matched; a change of meaning is declared by bumping the class's
-``version``. Hyperparameters a regularizer ignores are left out: an ``inert`` regularizer (``none``)
-ignores the task's ``regularizer_params`` (λ, target), so it is one run per seed whatever λ.
+``version``. The weight λ of a regularizer's term is the regularizer's hyperparameter, whose default
+is the task's (``Task.term_defaults``); ``none`` has none, so it is one run per seed whatever λ.
 
 ``run_key`` hashes the identity with the seed, ``config_key`` without it (one leaderboard row).
 """
@@ -17,9 +17,10 @@ from typing import Any
 from .errors import RegbenchError
 
 
-def changed_params(cls, values: dict[str, Any]) -> dict[str, Any]:
+def changed_params(cls, values: dict[str, Any], defaults: dict | None = None) -> dict[str, Any]:
     """The entries of ``values`` (resolved hyperparameters of ``cls``) that differ from what
-    resolving without them gives: the defaults, or the values a default is derived from."""
+    resolving without them gives: the defaults (``defaults`` replacing declared ones), or the values
+    a default is derived from."""
     declared = cls.params()
     changed = {}
     for name, value in values.items():
@@ -27,7 +28,8 @@ def changed_params(cls, values: dict[str, Any]) -> dict[str, Any]:
             changed[name] = value  # a hyperparameter this version of the class no longer has
             continue
         try:
-            default = cls.resolve({k: v for k, v in values.items() if k != name and k in declared})
+            default = cls.resolve({k: v for k, v in values.items() if k != name and k in declared},
+                                  defaults)
         except RegbenchError:
             default = {}
         if default.get(name, declared[name].default) != value:
@@ -37,12 +39,10 @@ def changed_params(cls, values: dict[str, Any]) -> dict[str, Any]:
 
 def identity(task_cls, reg_cls, task_params: dict, reg_params: dict) -> dict[str, Any]:
     """The identity of a configuration (without the seed)."""
-    ignored = task_cls.regularizer_params if reg_cls.inert else ()
     return {"task": task_cls.registered_name, "task_version": task_cls.version,
             "reg": reg_cls.registered_name, "reg_version": reg_cls.version,
-            "params": {"task": {k: v for k, v in changed_params(task_cls, task_params).items()
-                                if k not in ignored},
-                       "reg": changed_params(reg_cls, reg_params)}}
+            "params": {"task": changed_params(task_cls, task_params),
+                       "reg": changed_params(reg_cls, reg_params, task_cls.term_defaults)}}
 
 
 def digest(value: Any) -> str:

@@ -1,8 +1,9 @@
 """Name → class registries for regularizers and tasks, with plugin discovery.
 
-Like timm's ``@register_model``: decorate a class with ``@register_regularizer("name")`` or
-``@register_task("name")``. The built-in packages ``regbench.regularizers`` and ``regbench.tasks``,
-then third-party packages found through the entry-point groups of the same names, are imported on
+Like timm's ``@register_model``: decorate a class with ``@register_regularizer("name")``,
+``@register_task("name")`` or ``@register_target("name")``. The built-in packages
+``regbench.regularizers``, ``regbench.tasks`` and ``regbench.targets``, then third-party packages
+found through the entry-point groups of the same names, are imported on
 first lookup; modules can be imported explicitly with ``load_plugin("some.module")`` (the CLI's
 ``--plugin``).
 """
@@ -37,6 +38,10 @@ class Registry:
             self._classes[name] = cls
             return cls
         return decorator
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests remove the classes they register)."""
+        self._classes.pop(name, None)
 
     def load(self) -> None:
         """Import the built-in package, then every module advertised under this registry's
@@ -75,8 +80,10 @@ def _origin(cls: type) -> str:
 
 REGULARIZERS = Registry("regularizer", "regbench.regularizers", builtins="regbench.regularizers")
 TASKS = Registry("task", "regbench.tasks", builtins="regbench.tasks")
+TARGETS = Registry("target", "regbench.targets", builtins="regbench.targets")
 register_regularizer = REGULARIZERS.register
 register_task = TASKS.register
+register_target = TARGETS.register
 
 
 def create_regularizer(name: str, **hparams: Any):

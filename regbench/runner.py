@@ -65,7 +65,7 @@ class RunConfig:
         baseline = identity(task_cls, REGULARIZERS.get("none"), self.task_params, {})
         return {"run_key": self.run_key, "config_key": self.config_key,
                 "none_key": keys(baseline, 0)[1], **self.identity, "seed": self.seed, "task_params": self.task_params,
-                "reg_params": self.reg_params, "directions": list(task_cls.metrics.items()),
+                "reg_params": self.reg_params, "directions": list(task_cls.directions().items()),
                 "cross_run": list(task_cls.cross_run_metrics)}
 
 
@@ -82,6 +82,10 @@ def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, d
         elif not scope and name in task_names:
             raise RegbenchError(f"hyperparameter '{name}' exists for both the task and the "
                                 f"regularizer; write task.{name}= or reg.{name}=")
+        elif name == "target" and not scope:
+            acts = f"on {', '.join(reg_cls.targets)} only" if reg_cls.targets else "on nothing"
+            raise RegbenchError(f"regularizer '{reg_cls.registered_name}' acts {acts}; target= "
+                                f"chooses among the targets of a regularizer that acts on several")
         else:
             from .params import unknown_name_message
             known = [*task_names, *reg_names]
@@ -100,9 +104,9 @@ def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: i
         raise RegbenchError(f"seed must be a non-negative integer, got {seed!r}")
     task_params, reg_params = split_settings(task_cls, reg_cls, settings or {})
     resolved_task = task_cls.resolve(task_params)
-    resolved_reg = reg_cls.resolve(reg_params)
+    resolved_reg = reg_cls.resolve(reg_params, defaults=task_cls.term_defaults)
     instance = task_cls(**resolved_task)
-    instance.check_compatible(reg_cls)
+    instance.check_compatible(reg_cls, resolved_reg)
     if check_data:
         instance.check_data()
     return RunConfig(task, reg, resolved_task, resolved_reg, seed)

@@ -1,9 +1,111 @@
-"""Pieces shared by every training loop: seeded minibatches, fixed subsets, the divergence check."""
+"""The one training loop of every task, and the regularizer's term in it.
+
+A task hands :func:`fit` a :class:`Training` (model, optimiser, an endless supply of batches, the
+number of steps and how they group into epochs) and its loss; the loop adds the regularizer's
+:class:`Term`, steps the optimiser and the learning-rate schedule, reads the loss once per
+``period`` (the divergence check: a non-finite loss raises :class:`~regbench.errors.Diverged`),
+validates, reports the validation metrics, keeps the model of the best validation value when
+asked (the direction is the metric's, :mod:`regbench.metrics.declared`), and shows progress.
+"""
+from __future__ import annotations
+
+import copy
 import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import torch
+from torch import nn
 
 from .errors import Diverged
+from .metrics.declared import better
+
+
+@dataclass
+class Training:
+    """What a task trains: its model and optimiser, and batches to feed its loss."""
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    batches: Iterator[Any]  # one batch per step, in the form the task's loss takes
+    steps: int  # optimiser steps in all
+    period: int = 1  # steps per epoch: loss check, validation and report after each
+    unit: str = "epoch"  # what a period is called in messages; "step": name the step itself
+    schedule: Any = None  # a learning-rate scheduler, stepped after every optimiser step
+    select: str | None = None  # a validation metric whose best value picks the model kept
+    check_every_step: bool = True  # also check each step's loss (a read per step)
+
+
+@dataclass
+class Summary:
+    """The end of a fit: the last period's mean task loss and term, and the term itself."""
+    train_loss: float
+    penalty: float
+    term: "Term | None" = None
+
+
+class Term:
+    """The regularizer's term on the target it acts on in a task, times the task's scale."""
+
+    def __init__(self, regularizer: nn.Module, target: str | None, scale: float = 1.0):
+        from .registry import TARGETS
+        self.regularizer = regularizer
+        self.target = None if target is None else TARGETS.create(target)
+        self.scale = scale
+
+    def __call__(self, model: nn.Module, outputs: dict[str, Any]) -> torch.Tensor | None:
+        if self.target is None:
+            return None
+        penalty = self.target.penalty(self.regularizer, self.target.expose(model, outputs))
+        weight = self.scale * self.target.weight(self.regularizer)
+        return penalty if weight == 1 else weight * penalty
+
+
+def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor, dict]],
+        term: Term | None = None, validate: Callable[[nn.Module], dict] | None = None,
+        ctx=None, desc: str = "") -> Summary:
+    """Train; returns the mean task loss and term of the last period.
+
+    ``loss(model, batch)`` gives the task's loss and the outputs a term may act on (e.g.
+    ``{"codes": z}``); ``validate(model)`` gives validation metrics after each period."""
+    model, optimizer = training.model, training.optimizer
+    device = next(model.parameters()).device
+    totals, count = torch.zeros(2, device=device), 0
+    best, best_state = None, None
+    steps = ctx.progress(range(training.steps), desc=desc) if ctx else range(training.steps)
+    model.train()
+    for step in steps:
+        task_loss, outputs = loss(model, next(training.batches))
+        penalty = term(model, outputs) if term is not None else None
+        total = task_loss if penalty is None else task_loss + penalty
+        where = (step // training.period, training.unit) if training.unit == "epoch" else (step, "step")
+        if training.check_every_step:
+            check_finite(total, *where)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        if training.schedule is not None:
+            training.schedule.step()
+        totals[0] += task_loss.detach()
+        if penalty is not None:
+            totals[1] += penalty.detach()
+        count += 1
+        if count < training.period and step < training.steps - 1:
+            continue
+        check_finite(totals.sum(), *where)
+        train_loss, mean_penalty = (totals / count).tolist()
+        totals.zero_()
+        count = 0
+        metrics = validate(model) if validate is not None else {}
+        model.train()
+        if ctx is not None:
+            ctx.report(where[0], {"train_loss": train_loss, **metrics})
+        if training.select is not None:
+            value = metrics[training.select]
+            if best is None or better(training.select, value, best):
+                best, best_state = value, copy.deepcopy(model.state_dict())
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return Summary(train_loss, mean_penalty, term)
 
 
 def check_finite(loss: torch.Tensor, step: int, where: str = "step") -> float:
@@ -14,10 +116,15 @@ def check_finite(loss: torch.Tensor, step: int, where: str = "step") -> float:
     return value
 
 
-def minibatches(n: int, batch_size: int, generator: torch.Generator, device=None):
-    """Index tensors of a random permutation of ``range(n)`` in batches (the last may be short)."""
-    order = torch.randperm(n, generator=generator).to(device)
-    return order.split(batch_size)
+def epochs(n: int, batch_size: int, generator: torch.Generator, device=None, drop_last=False):
+    """Endless index batches: a fresh random permutation of ``range(n)`` per epoch."""
+    while True:
+        order = torch.randperm(n, generator=generator, device=generator.device).to(device)
+        if drop_last:
+            size = min(batch_size, n)
+            yield from order[:n - n % size].view(-1, size)
+        else:
+            yield from order.split(batch_size)
 
 
 def fixed_subset(total: int, size: int) -> torch.Tensor:

@@ -24,7 +24,7 @@ from .store import ResultsStore
 
 def validation_metric(grid: Grid, task: str) -> tuple[str, str]:
     """(metric, "min"|"max") that selects among the search trials of ``task``."""
-    declared = TASKS.get(task).metrics
+    declared = TASKS.get(task).directions()
     name = grid.select or next((m for m in declared if m.startswith("val_")), None)
     if name is None:
         raise RegbenchError(f"tuning mode selects on a validation metric, and task '{task}' has "

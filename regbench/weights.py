@@ -1,6 +1,7 @@
 """A model's conv and linear layers as :class:`WeightLayer` rows, for the weight regularizers.
 
-REFERENCE.md §2: every conv and linear layer, each filter flattened to a row (conv
+As in Liu, Lin, Liu, Xiong, Schölkopf & Weller, "Learning with Hyperspherical Uniformity",
+AISTATS 2021, arXiv:2103.01649: every conv and linear layer, each filter flattened to a row (conv
 ``[c_out, c_in, k, k]`` → ``c_out × c_in·k·k``); the last layer in module order is the final
 (classifier) layer. Transposed convolutions give one row per output channel. Modules named
 ``Linear`` with a 2-D ``weight`` (e.g. torch_geometric's, inside ``GCNConv``) count as linear.

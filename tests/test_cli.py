@@ -47,7 +47,7 @@ def test_list_shows_targets_hyperparameters_and_defaults():
     out = run_cli("list").stdout
     assert "eccentric  [targets: codes]" in out
     assert "mu = 1.0  (repulsion strength" in out
-    assert "digits_ae  [exposes: codes" in out and "lam = 0.001" in out
+    assert "digits_ae  [exposes: codes" in out and "lam = 0.001 unless set" in out
 
 
 def test_leaderboard_markdown_and_csv(store_dir, tmp_path):
@@ -63,7 +63,7 @@ def test_leaderboard_markdown_and_csv(store_dir, tmp_path):
     csv = run_cli("leaderboard", "--format", "csv").stdout
     assert csv.splitlines()[0].startswith("task,reg,config,metric,direction,mean,std,n,ci_low")
     task = TASKS.get("digits_ae")
-    assert len(csv.splitlines()) == 1 + 2 * len({**task.metrics, **task.cross_run_metrics})
+    assert len(csv.splitlines()) == 1 + 2 * len({**task.directions(), **task.cross_run_metrics})
 
 
 def test_output_piped_into_a_reader_that_stops_early_ends_quietly(store_dir):

@@ -46,10 +46,11 @@ def test_lists_are_axes_and_settings_apply_where_declared(tmp_path):
     trials = grid.trials()
     sphere = [t for t in trials if t.task == "sphere"]
     digits = [t for t in trials if t.task == "digits_ae"]
-    # sphere: steps (2) × mu (2 for eccentric) × 2 seeds; digits: lam (2) × mu × 2 seeds, and
-    # none once per seed (it ignores λ)
-    assert len(sphere) == 2 * 2 + 2 * 2 * 2 and len(digits) == 2 + 2 * 2 * 2
+    # sphere: steps (2) × 2 seeds for none, × lam (2) × mu (2) for eccentric; digits: lam (2) × mu
+    # × 2 seeds, and none once per seed (it has no λ)
+    assert len(sphere) == 2 * 2 + 2 * 2 * 2 * 2 and len(digits) == 2 + 2 * 2 * 2
     assert {t.task_params["n"] for t in sphere} == {20} and "lam" not in sphere[0].task_params
+    assert {t.reg_params["lam"] for t in trials if t.reg == "eccentric"} == {1e-2, 1e-3}
     assert {t.task_params["d"] for t in digits} == {4} and {t.seed for t in trials} == {0, 3}
     assert {t.reg_params["mu"] for t in trials if t.reg == "eccentric"} == {1.0, 4.5}
     assert grid.resources == {"cpu": 0.5, "gpu": 0.0}

@@ -138,5 +138,5 @@ def test_tuning_mode_selects_on_validation_then_runs_the_selection_on_every_seed
     runs = records(store_dir)
     assert sorted((r["reg"], r["seed"]) for r in runs) == [
         ("eccentric", 0), ("eccentric", 1), ("none", 0), ("none", 1)]
-    assert {r["task_params"]["lam"] for r in runs if r["reg"] == "eccentric"} == {
-        selected["eccentric"]["task_params"]["lam"]}
+    assert {r["reg_params"]["lam"] for r in runs if r["reg"] == "eccentric"} == {
+        selected["eccentric"]["reg_params"]["lam"]}

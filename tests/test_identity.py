@@ -1,7 +1,7 @@
 """A run's identity: task, regularizer, their versions, non-default hyperparameters, seed."""
 import pytest
 
-from regbench import Param, Task, TASKS
+from regbench import Param, RegbenchError, Task, TASKS
 from regbench.grid import inline_grid
 from regbench.runner import prepare
 
@@ -38,7 +38,7 @@ def test_a_version_bump_separates_runs(growing_task):
 
 def test_identity_holds_exactly_the_non_default_values():
     config = prepare("digits_ae", "eccentric", {"lam": 0.01, "mu": 1.0, "epochs": 60}, seed=2)
-    assert config.identity["params"] == {"task": {"lam": 0.01}, "reg": {}}  # mu=1, epochs=60: defaults
+    assert config.identity["params"] == {"task": {}, "reg": {"lam": 0.01}}  # mu=1, epochs=60: defaults
     assert config.fields()["seed"] == 2
     other_seed = prepare("digits_ae", "eccentric", {"lam": 0.01}, seed=3)
     assert other_seed.config_key == config.config_key and other_seed.run_key != config.run_key
@@ -52,16 +52,21 @@ def test_a_default_derived_from_another_parameter_is_not_a_change():
     assert explicit.run_key == derived.run_key
 
 
-def test_none_ignores_the_weight_and_target_it_does_not_use():
-    keys = {prepare("digits_ae", "none", {"lam": lam}, seed=0).run_key for lam in (1e-3, 1.0, 0.0)}
-    assert len(keys) == 1
-    assert prepare("digits_ae", "none", {"d": 4}).run_key != keys.pop()
+def test_none_has_no_weight_or_target_and_lambda_belongs_to_the_regularizer():
+    with pytest.raises(RegbenchError, match="unknown hyperparameter.*'lam'"):
+        prepare("digits_ae", "none", {"lam": 1.0})
+    with pytest.raises(RegbenchError, match="'none' acts on nothing"):
+        prepare("digits_ae", "none", {"target": "codes"})
     eccentric = {prepare("digits_ae", "eccentric", {"lam": lam}).run_key for lam in (1e-3, 1.0)}
     assert len(eccentric) == 2
+    default = prepare("digits_ae", "eccentric", {})
+    assert default.reg_params["lam"] == 1e-3 and default.identity["params"]["reg"] == {}
+    assert default.run_key == prepare("digits_ae", "eccentric", {"lam": 1e-3}).run_key
+    assert prepare("celeba_ae", "eccentric", {}, check_data=False).reg_params["lam"] == 1e-4
 
 
 def test_none_key_points_at_the_baseline_configuration():
-    kl = prepare("digits_ae", "kl_gauss", {"lam": 1.0, "target": "posterior", "d": 4}, seed=1)
+    kl = prepare("digits_ae", "kl_gauss", {"lam": 1.0, "d": 4}, seed=1)
     none = prepare("digits_ae", "none", {"d": 4}, seed=1)
     assert kl.fields()["none_key"] == none.config_key == none.fields()["none_key"]
 

@@ -97,9 +97,8 @@ def test_rows_are_labelled_by_exactly_their_non_default_hyperparameters(store):
 
 
 def test_one_row_per_configuration_and_n_counts_distinct_seeds(store):
-    for lam in (1e-3, 1e-2):  # none ignores λ: one configuration
-        for s in range(3):
-            add(store, "none", s, {"test_mse": 0.5 + s}, lam=lam)
+    for s in range(3):
+        add(store, "none", s, {"test_mse": 0.5 + s})
     add(store, "none", 0, {"test_mse": 0.7})  # a --force re-run of seed 0: the latest counts
     table = summary(store)[0]
     none = table[(table.reg == "none") & (table.metric == "test_mse")]
@@ -107,12 +106,12 @@ def test_one_row_per_configuration_and_n_counts_distinct_seeds(store):
     assert none["mean"].iloc[0] == pytest.approx((0.7 + 1.5 + 2.5) / 3)
 
 
-def test_none_pairs_across_the_regularizer_weight_and_target_it_ignores(store):
+def test_none_pairs_with_every_weight_of_a_regularizer_on_the_same_task_hyperparameters(store):
     for s in range(3):
         add(store, "none", s, {"test_mse": 0.5 + s / 10}, d=4)
-        add(store, "kl_gauss", s, {"test_mse": 0.4 + s / 10}, d=4, lam=1.0, target="posterior")
+        add(store, "kl_gauss", s, {"test_mse": 0.4 + s / 10}, d=4, lam=1.0)
         add(store, "none", s, {"test_mse": 9.0})
-    kl = row(summary(store)[0], "kl_gauss", "test_mse", "d=4, lam=1, target=posterior")
+    kl = row(summary(store)[0], "kl_gauss", "test_mse", "d=4, lam=1")
     assert kl.n_pairs == 3 and kl.diff_vs_none == pytest.approx(-0.1)
 
 

@@ -75,7 +75,7 @@ def test_finite_at_coincident_and_tiny_codes(mu, pairs, monkeypatch):
 
 @pytest.mark.parametrize("mu", [0.5, 0.2, -1.0])
 def test_mu_at_most_half_rejected(mu):
-    with pytest.raises(RegbenchError, match="μ > 1/2"):
+    with pytest.raises(RegbenchError, match="mu > 0.5"):
         regbench.create_regularizer("eccentric", mu=mu)
 
 

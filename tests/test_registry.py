@@ -16,16 +16,16 @@ def test_unknown_name_lists_available_and_closest():
 
 
 def test_hyperparameters_are_validated_at_construction():
-    assert create_regularizer("eccentric").hparams == {"mu": 1.0}
+    assert create_regularizer("eccentric").hparams == {"mu": 1.0, "lam": 1.0}  # λ: its target's
     assert create_regularizer("eccentric", mu="1.5").mu == 1.5
-    with pytest.raises(RegbenchError, match=r"mu=0.5 is out of range \(needs μ > 1/2"):
+    with pytest.raises(RegbenchError, match=r"mu=0.5 is out of range \(needs mu > 0.5"):
         create_regularizer("eccentric", mu=0.5)
     with pytest.raises(RegbenchError, match="not a valid float"):
         create_regularizer("eccentric", mu="abc")
     with pytest.raises(RegbenchError, match="must be finite"):
         create_regularizer("eccentric", mu="nan")
     with pytest.raises(RegbenchError, match="unknown hyperparameter .* 'lamda'; did you mean 'lam'"):
-        create_task("digits_ae", lamda=1)
+        create_regularizer("eccentric", lamda=1)
     with pytest.raises(RegbenchError, match="not a valid int"):
         create_task("digits_ae", d=2.5)
     assert create_task("digits_ae", d="4").d == 4
@@ -84,8 +84,8 @@ def test_params_declared_in_order_with_base_first():
     class Child(Base):
         b = Param(2.0, "b")
 
-    assert list(Child.params()) == ["a", "b"]
-    assert Child(b=3).hparams == {"a": 1, "b": 3.0}
+    assert list(Child.params()) == ["a", "b", "lam"]  # then the weight of its target (codes)
+    assert Child(b=3).hparams == {"a": 1, "b": 3.0, "lam": 1.0}
 
 
 

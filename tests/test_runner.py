@@ -45,8 +45,10 @@ def test_same_config_and_seed_give_identical_metrics():
 
 def test_record_has_resolved_hyperparameters_versions_and_device():
     record = execute(prepare("digits_ae", "none", {"epochs": "1", "d": "4"}, seed=1))
-    assert record["task_params"]["d"] == 4 and record["task_params"]["lam"] == 1e-3
-    assert record["reg_params"] == {}
+    assert record["task_params"]["d"] == 4 and "lam" not in record["task_params"]
+    assert record["reg_params"] == {}  # none has no λ
+    ecc = prepare("digits_ae", "eccentric", {"epochs": "1"}, seed=1)
+    assert ecc.reg_params["lam"] == 1e-3  # the task's default λ, the regularizer's hyperparameter
     assert set(record["versions"]) == {"python", "torch", "regbench", "git_commit"}
     assert record["device"].startswith("cpu") and record["wall_time_s"] > 0
     assert {"test_mse", "cov_trace_per_d", "eccentricity", "knn_error"} <= set(record["metrics"])
@@ -74,7 +76,7 @@ def test_exception_is_recorded_as_failed():
 
 def test_setting_routing_and_ambiguity():
     config = prepare("sphere", "eccentric", {"mu": 2, "task.d": 4, "reg.mu": 3})
-    assert config.reg_params == {"mu": 3.0} and config.task_params["d"] == 4
+    assert config.reg_params == {"mu": 3.0, "lam": 1.0} and config.task_params["d"] == 4
     with pytest.raises(RegbenchError, match="unknown hyperparameter .* 'steeps'; did you mean 'steps'"):
         prepare("sphere", "eccentric", {"steeps": 3})
     with pytest.raises(RegbenchError, match="seed must be a non-negative integer"):

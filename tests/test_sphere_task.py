@@ -50,5 +50,5 @@ def test_every_code_and_weight_regularizer_runs_on_sphere():
 def test_posterior_regularizer_is_rejected_before_training():
     with pytest.raises(RegbenchError, match="'kl_gauss' acts on posterior but task 'sphere' exposes"):
         prepare("sphere", "kl_gauss")
-    with pytest.raises(RegbenchError, match="'eccentric' cannot act on weights"):
+    with pytest.raises(RegbenchError, match="'eccentric' acts on codes only"):
         prepare("sphere", "eccentric", {"target": "weights"})

@@ -18,9 +18,11 @@ from regbench.cli import main
 from regbench.errors import RegbenchError
 from regbench.leaderboard import summary
 from regbench.registry import REGULARIZERS, TASKS
-from regbench.runner import prepare
-from regbench.store import ResultsStore, StoreWarning
-from regbench.store.convert import V1_BACKUP, export, import_records, migrate
+from regbench.runner import execute, prepare
+from regbench.store import RECORD_VERSION, ResultsStore, StoreWarning
+from regbench.store.convert import BACKUP, export, import_records, migrate
+
+V1_BACKUP = BACKUP.format(1)
 
 FORK = multiprocessing.get_context("fork")
 
@@ -37,9 +39,16 @@ def same(a, b):
 def v1_record(directory, task, reg, seed, metrics, task_settings=None, reg_settings=None,
               figures=(), status="ok"):
     """A record as regbench wrote it before record version 2 (full hyperparameters, a hash of
-    them, arrays inside ``metrics``, figure names in ``metrics["figures"]``)."""
-    key = {"task": task, "reg": reg, "task_params": TASKS.get(task).resolve(task_settings or {}),
-           "reg_params": REGULARIZERS.get(reg).resolve(reg_settings or {}), "seed": seed}
+    them, arrays inside ``metrics``, figure names in ``metrics["figures"]``; λ and target among
+    the task's hyperparameters)."""
+    task_settings = {"target": "auto", **({"lam": 1e-3} if task == "digits_ae" else {}),
+                     **(task_settings or {})}
+    moved = {k: v for k, v in task_settings.items() if k in ("lam", "target")}
+    task_params = {**TASKS.get(task).resolve({k: v for k, v in task_settings.items() if k not in moved}),
+                   **moved}
+    reg_params = {k: v for k, v in REGULARIZERS.get(reg).resolve(reg_settings or {}).items()
+                  if k not in ("lam", "target")}
+    key = {"task": task, "reg": reg, "task_params": task_params, "reg_params": reg_params, "seed": seed}
     canonical = json.dumps(key, sort_keys=True, separators=(",", ":"))
     record_id = uuid4().hex[:12]
     for name in figures:
@@ -98,12 +107,16 @@ def check_upgraded(store, originals):
     assert set(records) >= {r["id"] for r in originals}
     for old in originals:
         new = records[old["id"]]
-        assert new["record_version"] == 2 and "config_hash" not in new
-        settings = {f"task.{k}": v for k, v in old["task_params"].items()}
+        assert new["record_version"] == RECORD_VERSION and "config_hash" not in new
+        moved = {k: v for k, v in old["task_params"].items() if k in ("lam", "target")}
+        settings = {f"task.{k}": v for k, v in old["task_params"].items() if k not in moved}
         settings.update({f"reg.{k}": v for k, v in old["reg_params"].items()})
+        declared = REGULARIZERS.get(old["reg"]).params()  # λ and target are the regularizer's now
+        settings.update({f"reg.{k}": v for k, v in moved.items() if k in declared})
         config = prepare(old["task"], old["reg"], settings, old["seed"], check_data=False)
         assert (new["run_key"], new["config_key"]) == (config.run_key, config.config_key)
-        for key in ("task", "reg", "seed", "task_params", "reg_params", "status", "error", "data",
+        assert (new["task_params"], new["reg_params"]) == (config.task_params, config.reg_params)
+        for key in ("task", "reg", "seed", "status", "error", "data",
                     "started_at", "wall_time_s", "versions", "device", "host"):
             assert same(new[key], old[key]), key
         scalars = {k: v for k, v in old["metrics"].items() if not isinstance(v, (list, dict))}
@@ -156,10 +169,8 @@ def test_migrate_converts_a_v1_store(tmp_path, capsys):
     aligned = table[(table.metric == "angle_aligned_deg") & (table.reg == "eccentric")]
     assert aligned.n.tolist() == [2]  # the cross-run metric read the codes back from artifacts
 
-    assert main(["--results", str(tmp_path), "store", "migrate"]) == 2  # only once
-    out, err = capsys.readouterr()
-    assert len(err.splitlines()) == 1 and err.startswith("regbench: error: ")
-    assert str(tmp_path / V1_BACKUP) in err and "migrated before" in err
+    assert main(["--results", str(tmp_path), "store", "migrate"]) == 0  # only once
+    assert "Nothing to migrate" in capsys.readouterr().out
     assert (tmp_path / V1_BACKUP).read_bytes() == original_bytes
     check_upgraded(ResultsStore(tmp_path), originals)
 
@@ -170,7 +181,7 @@ def test_migrate_names_a_damaged_line_and_keeps_it_in_the_backup(tmp_path):
     original_bytes = (tmp_path / "records.jsonl").read_bytes()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert migrate(ResultsStore(tmp_path)) == len(originals)
+        assert migrate(ResultsStore(tmp_path))[0] == len(originals)
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1
     assert messages[0].startswith(f"{tmp_path / 'records.jsonl'}:4: skipped: ")
@@ -333,3 +344,33 @@ def test_export_to_a_place_it_cannot_write_is_one_line(tmp_path, capsys):
     assert main(["--results", str(tmp_path), "store", "export", str(blocker / "out.jsonl")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("regbench: error: cannot write") and err.count("\n") == 1
+
+
+def as_v2(record: dict) -> dict:
+    """A current record as the v2 layout wrote it: λ and target among the task's hyperparameters."""
+    reg_params = dict(record["reg_params"])
+    moved = {"lam": reg_params.pop("lam", 1e-3), "target": reg_params.pop("target", "auto")}
+    return {**record, "record_version": 2, "task_params": {**record["task_params"], **moved},
+            "reg_params": reg_params, "run_key": "old-" + record["run_key"],
+            "config_key": "old-" + record["config_key"]}
+
+
+def test_migrate_moves_lambda_and_target_of_v2_records_to_the_regularizer(tmp_path, capsys):
+    runs = [execute(prepare("digits_ae", reg, settings, seed=0)) for reg, settings in (
+        ("none", {"epochs": 1}), ("eccentric", {"epochs": 1, "lam": 0.01}),
+        ("mhe", {"epochs": 1, "target": "codes"}))]
+    store = ResultsStore(tmp_path)
+    for record in runs:
+        store.append(as_v2(record))
+    with pytest.warns(StoreWarning, match="a record of the v2 layout"):
+        assert list(ResultsStore(tmp_path).records()) == []
+    assert main(["--results", str(tmp_path), "store", "migrate"]) == 0
+    assert "Migrated 3 records" in capsys.readouterr().out and (tmp_path / "records.v2.jsonl").exists()
+    migrated = {r["reg"]: r for r in ResultsStore(tmp_path).records()}
+    for record in runs:
+        new = migrated[record["reg"]]
+        for key in ("run_key", "config_key", "none_key", "task_params", "reg_params", "params"):
+            assert same(new[key], record[key]), (record["reg"], key)
+        assert same(new["metrics"], {k: v for k, v in record["metrics"].items()
+                                     if not isinstance(v, (list, dict))})
+    assert migrated["eccentric"]["reg_params"]["lam"] == 0.01 and "lam" not in migrated["none"]["reg_params"]

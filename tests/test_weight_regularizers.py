@@ -142,8 +142,10 @@ def test_default_coefficients_follow_reference():
         reg = create_regularizer("mhe", kernel=kernel)
         assert (reg.lam_hidden, reg.lam_final) == ((0.1, 1.0) if kernel in ("a1", "a2") else (1.0, 10.0))
         assert not reg.half_space
-    assert create_regularizer("mhe", kernel="a1", lam_hidden=0, lam_final="2").hparams == {
+    hparams = create_regularizer("mhe", kernel="a1", lam_hidden=0, lam_final="2").hparams
+    assert {k: hparams[k] for k in ("lam_hidden", "lam_final", "kernel", "half_space")} == {
         "lam_hidden": 0.0, "lam_final": 2.0, "kernel": "a1", "half_space": False}
+    assert create_regularizer("mhe", kernel="a1", lam_final=2).lam_hidden == 0.1  # the other stays the paper's
     for bad in ({"lam_hidden": -2}, {"kernel": "s3"}):
         with pytest.raises(RegbenchError):
             create_regularizer("mhe", **bad)

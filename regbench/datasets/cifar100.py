@@ -1,4 +1,6 @@
-"""CIFAR-100 (Krizhevsky 2009) as uint8 tensors, for seed 002's classification tasks (REFERENCE.md §3).
+"""CIFAR-100 (Krizhevsky 2009) as uint8 tensors, for the classification tasks of Weiyang Liu, Rongmei
+Lin, Zhen Liu, Li Xiong, Bernhard Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity",
+AISTATS 2021, arXiv:2103.01649.
 
 The python version in torchvision's layout, ``<data dir>/cifar-100-python/{train,test}``: pickles
 holding ``data`` (uint8, n × 3072, the red, green and blue 32×32 planes of each image) and

@@ -1,4 +1,6 @@
-"""MNIST (LeCun et al. 1998) as uint8 tensors, padded to 32×32 (seed 000 §4).
+"""MNIST (LeCun et al. 1998) as uint8 tensors, padded to 32×32 as in §4 of Xuefeng Li and Alan
+Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without explicit projection", IJCNN
+2022, arXiv:2104.11610.
 
 The four original ``.gz`` files are read from torchvision's layout ``<data dir>/MNIST/raw/`` with
 gzip + numpy, so nothing is extracted into the (read-only) data directory, and md5-checked against

@@ -1,13 +1,14 @@
 """The Planetoid citation graphs (Cora, CiteSeer, PubMed) through ``torch_geometric``, offline.
 
 The raw files (``ind.<name>.{x,tx,allx,y,ty,ally,graph,test.index}``, Yang et al., ICML 2016) are
-read from ``<data dir>/planetoid/<Name>/raw/`` (``$REGBENCH_DATA``; ``../shared/data/README.md`` §2)
-and copied into ``<cache dir>/planetoid/<Name>/raw/``, where ``torch_geometric.datasets.Planetoid``
-processes them. A missing file is reported by name before torch_geometric could try to download it.
-The node features (sparse bag-of-words: binary, TF-IDF for PubMed) come as a sparse COO tensor,
-row-normalised on request (``NormalizeFeatures``, as Kipf & Welling's GCN; their GAE uses them raw).
-A file lock serialises the copy and processing between concurrent runs; torch_geometric is imported
-only when a graph is loaded, so that listing tasks stays fast.
+read from ``<data dir>/planetoid/<Name>/raw/`` (under the data directory ``$REGBENCH_DATA``: the
+files of ``kimiyoung/planetoid``'s ``data/`` folder, which torch_geometric downloads) and copied into
+``<cache dir>/planetoid/<Name>/raw/``, where ``torch_geometric.datasets.Planetoid`` processes them.
+A missing file is reported by name before torch_geometric could try to download it. The node
+features (sparse bag-of-words: binary, TF-IDF for PubMed) come as a sparse COO tensor, row-normalised
+on request (``NormalizeFeatures``, as Kipf & Welling's GCN; their GAE uses them raw). A file lock
+serialises the copy and processing between concurrent runs; torch_geometric is imported only when a
+graph is loaded, so that listing tasks stays fast.
 """
 import fcntl
 import shutil

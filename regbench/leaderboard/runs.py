@@ -144,7 +144,8 @@ def full_params(config: pd.Series) -> dict:
     full = {}
     for registry, name, part in ((TASKS, config.task, "task"), (REGULARIZERS, config.reg, "reg")):
         try:
-            full.update(registry.get(name).resolve(params.get(part, {})))
+            defaults = TASKS.get(config.task).term_defaults if part == "reg" else None
+            full.update(registry.get(name).resolve(params.get(part, {}), defaults))
         except RegbenchError:
             full.update(params.get(part, {}))
     return full

@@ -5,7 +5,7 @@ hyperparameters); each of its runs is one seed, so ``n`` counts distinct seeds. 
 ``std`` (sample), ``n`` and the 95% confidence interval of the mean (t distribution).
 
 Each configuration is compared with ``none`` on the same task, version and task hyperparameters
-(except the task's ``regularizer_params``, which ``none`` ignores), paired by seed.
+(``none`` has no λ), paired by seed.
 ``diff_vs_none`` is the mean paired difference; differences below 1e-6 of the values (each pair's,
 and the mean's) are float32 round-off and count as 0; ``identical``: every pair's is 0. ``p_vs_none`` is the two-sided paired t-test
 (``scipy.stats.ttest_rel``) with ``n_pairs`` ≥ 3, ``p_wilcoxon`` the Wilcoxon signed-rank test

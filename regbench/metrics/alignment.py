@@ -1,5 +1,6 @@
-"""Alignment of the deep principal components of independently trained runs (seed 000 §4.1–4.2,
-Table 1; REFERENCE.md §3).
+"""Alignment of the deep principal components of independently trained runs: §4.1–4.2 and Table 1 of
+Xuefeng Li and Alan Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without explicit
+projection", IJCNN 2022, arXiv:2104.11610.
 
 Each run's codes are shifted to zero mean and rotated onto the eigenvectors of its training-code
 covariance, in decreasing eigenvalue order (:func:`principal_axes`). The sign of an eigenvector is

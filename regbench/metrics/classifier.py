@@ -10,6 +10,7 @@ in ``cache_dir()/classifier/`` under the sha256 of the images and labels and the
 """
 from __future__ import annotations
 
+import itertools
 import os
 
 import torch
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..settings import cache_dir
+from ..training import Training, fit
 from .frechet import fingerprint
 
 STEPS = 500
@@ -47,14 +49,14 @@ def train(images: torch.Tensor, labels: torch.Tensor, device) -> SmallClassifier
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         net = SmallClassifier(images.shape[1], outputs).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = F.binary_cross_entropy_with_logits if multilabel else F.cross_entropy
-    for _ in range(STEPS):
-        batch = torch.randint(len(images), (BATCH,), generator=generator)
-        loss = loss_fn(net(images[batch].to(device).float().div(255)), labels[batch].to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    batches = (torch.randint(len(images), (BATCH,), generator=generator) for _ in itertools.count())
+
+    def loss(net, batch):
+        return loss_fn(net(images[batch].to(device).float().div(255)), labels[batch].to(device)), {}
+
+    fit(Training(net, torch.optim.Adam(net.parameters(), lr=1e-3), batches, STEPS, period=STEPS,
+                 unit="step"), loss)
     return net.eval()
 
 

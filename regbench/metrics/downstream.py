@@ -1,4 +1,6 @@
-"""Downstream classification on latent codes (seed 000 §4.4), with scikit-learn.
+"""Downstream classification on latent codes, with scikit-learn, as in §4.4 of Xuefeng Li and Alan
+Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without explicit projection", IJCNN
+2022, arXiv:2104.11610.
 
 - ``knn_protocol`` (Table 2): KNN fitted on random labelled subsets of the training codes of size
   10 / 100 / 1000 / 10000 / 60000 with k = 1 / 1 / 5 / 10 / 15, error on the test codes, averaged over

@@ -1,4 +1,5 @@
-"""MNIST autoencoder of the eccentric paper (seed 000, appendix A.4; REFERENCE.md §3).
+"""MNIST autoencoder of the eccentric paper: Xuefeng Li and Alan Blair, "Eccentric Regularization:
+Minimizing Hyperspherical Energy without explicit projection", IJCNN 2022, arXiv:2104.11610, appendix A.4.
 
 Encoder, on 32×32×1 (MNIST padded by 2): Conv16 5×5/1 → Conv24 4×4/2 → Conv32 4×4/1 →
 Conv48 4×4/2, each followed by BatchNorm and LeakyReLU(0.1), then FC64 → FC ``head_size`` (no

@@ -1,4 +1,5 @@
-"""CNN-9 of seed 002's CIFAR-100 experiments (REFERENCE.md §3).
+"""CNN-9 of the CIFAR-100 experiments of Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard
+Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649.
 
 Three stages of three 3×3 convolutions (64, 128, 256 channels) with BatchNorm and ReLU, a 2×2
 max-pool after each stage; a 4×4 convolution to 256 channels (no BN/ReLU) and a 1×1 convolution to

@@ -1,11 +1,13 @@
-"""The two-layer graph convolutional network of Kipf & Welling (ICLR 2017), sparse.
+"""The two-layer graph convolutional network of Thomas N. Kipf and Max Welling, "Semi-Supervised
+Classification with Graph Convolutional Networks", ICLR 2017, arXiv:1609.02907; sparse.
 
 dropout → GCNConv → ReLU → dropout → GCNConv on a fixed graph, with torch_geometric's ``GCNConv``
 (symmetric normalisation with self-loops, cached). The input features are a sparse COO tensor and
 the input dropout acts on its stored values, which is dense dropout (a dropped zero stays zero) at a
 fraction of the cost, as Kipf's ``sparse_dropout``. Used for node classification (16 hidden,
 classes out, dropout 0.5) and as the (V)GAE encoder (32 hidden, the latent head out, no dropout;
-Kipf & Welling 2016).
+Kipf & Welling, "Variational Graph Auto-Encoders", NIPS Bayesian Deep Learning Workshop 2016,
+arXiv:1611.07308).
 """
 import torch
 from torch import nn

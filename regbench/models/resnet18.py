@@ -1,4 +1,7 @@
-"""CIFAR-style ResNet-18 of seed 002's CIFAR-100 experiments (REFERENCE.md §3; He et al. 2016).
+"""CIFAR-style ResNet-18 of the CIFAR-100 experiments of Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong,
+Bernhard Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021,
+arXiv:2103.01649; the network of Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun, "Deep Residual
+Learning for Image Recognition", CVPR 2016, arXiv:1512.03385.
 
 A 3×3 stride-1 stem convolution to 64 channels (no max-pool), four stages of two BasicBlocks
 (64, 128, 256, 512 channels; stride 2 at the start of stages 2–4, with a 1×1 convolution + BN on

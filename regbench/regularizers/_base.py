@@ -1,17 +1,20 @@
 """The regularizer interface: a ``torch.nn.Module`` that declares what it acts on.
 
-Targets (``Regularizer.targets``):
+Targets (``Regularizer.targets``, see :mod:`regbench.targets`):
 
-- ``"codes"``: ``forward(z)`` with a batch of latent codes ``z`` of shape (n, d) returns a scalar.
+- ``"codes"``: ``forward(z)`` with a batch of latent codes ``z`` of shape (n, d) returns a scalar;
+  the loss term is ``lam · forward(z)``.
 - ``"weights"``: ``weight_penalty(layers)`` with the model's conv/linear layers as
-  :class:`WeightLayer` (rows = flattened filters) returns a scalar.
+  :class:`WeightLayer` (rows = flattened filters) returns the weighted term itself (weight
+  regularizers declare their ``lam_hidden`` / ``lam_final``).
 - ``"posterior"``: a stochastic encoder. The regularizer owns the head's parametrisation: the
   task's encoder outputs ``head_size(d)`` features ``h`` per item; ``sample(h)`` draws
   reparameterised codes (training), ``mode(h)`` gives deterministic codes (evaluation), and
-  ``kl(h)`` is the KL term to the prior, averaged over the batch.
+  ``kl(h)`` is the KL term to the prior, averaged over the batch; the loss term is ``lam · kl(h)``.
 
 Hyperparameters are declared as :class:`~regbench.params.Param` attributes and validated at
-construction. The loss weight ``lam`` belongs to the task, which adds ``lam * regularizer``.
+construction. A regularizer's hyperparameters also include those of its targets (``lam``), and
+``target`` when it can act on several: the weight of its term is the regularizer's, declared once.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..params import Configurable
+from ..params import Configurable, Param
 
 CODES, WEIGHTS, POSTERIOR = "codes", "weights", "posterior"
 
@@ -36,7 +39,18 @@ class Regularizer(Configurable, nn.Module):
     kind = "regularizer"
     targets: tuple[str, ...] = (CODES,)
     min_dim = 1  # smallest latent dimension d the regularizer is defined for
-    inert = False  # True: adds nothing, so the task's ``regularizer_params`` do not change a run
+    inert = False  # True: adds no term (``none``)
+
+    @classmethod
+    def params(cls) -> dict[str, Param]:
+        """Its own hyperparameters, then those of its targets (λ), then ``target`` if it has several."""
+        from ..registry import TARGETS
+        found = super().params()
+        for target in cls.targets:
+            found.update({k: v for k, v in TARGETS.get(target).params().items() if k not in found})
+        if len(cls.targets) > 1 and "target" not in found:
+            found["target"] = target_param(cls.targets)
+        return found
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{self.registered_name} does not act on latent codes")
@@ -56,3 +70,11 @@ class Regularizer(Configurable, nn.Module):
 
     def kl(self, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+
+def target_param(targets: tuple[str, ...]) -> Param:
+    """The ``target`` hyperparameter of a regularizer that acts on several targets."""
+    param = Param("auto", "what the regularizer acts on; auto = the first of its targets that the "
+                  "task exposes", choices=("auto", *targets))
+    param.name = "target"
+    return param

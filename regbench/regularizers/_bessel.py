@@ -1,7 +1,8 @@
 """log I_v(x) and the ratio I_{v+1}(x)/I_v(x) of modified Bessel functions, on the tensor's device.
 
 For the vMF normaliser and KL (``vmf``), where v = m/2 − 1 reaches 127 at m = 256: scipy's scaled
-``ive`` underflows there in float32 for κ ≲ 67 (REFERENCE.md §1) and needs a trip to the CPU.
+``ive`` (used by the S-VAE code ``nicola-decao/s-vae-pytorch``) underflows there in float32 for
+κ ≲ 67 and needs a trip to the CPU.
 
 Method: the uniform asymptotic (Debye) expansion at an order ν = v + K ≥ ``DEBYE_ORDER`` (DLMF 10.41.3,
 with p = ν/s, s = √(ν² + x²)),

@@ -1,8 +1,10 @@
 """Hyperspherical geometry shared by the weight regularizers and the geometry diagnostics.
 
-REFERENCE.md §2 and seed 002 (Liu et al., Learning with Hyperspherical Uniformity, AISTATS 2021);
-the kernels are those of MHE (Liu et al., Learning towards Minimum Hyperspherical Energy, NeurIPS
-2018) as written in the authors' code (``wy1iu/MHE``, ``code/architecture.py``):
+Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard Schölkopf, Adrian Weller, "Learning with
+Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649; the kernels are those of MHE (Weiyang
+Liu, Rongmei Lin, Zhen Liu, Lixin Liu, Zhiding Yu, Bo Dai, Le Song, "Learning towards Minimum
+Hyperspherical Energy", NeurIPS 2018, arXiv:1805.09298) as written in the authors' code
+(``wy1iu/MHE``, ``code/architecture.py``):
 
 - rows are normalised as ``ŵ = w / sqrt(|w|² + 1e-4)`` (a zero row stays a finite zero vector);
 - ``c_ij = ŵ_i·ŵ_j`` is clamped to ``[−1 + 1e-6, 1 − 1e-6]``, so the squared chord ``2 − 2c`` is
@@ -27,7 +29,7 @@ def unit_rows(w: torch.Tensor) -> torch.Tensor:
 
 
 def half_space(rows: torch.Tensor) -> torch.Tensor:
-    """``[W; −W]``: the 2n vectors of the half-space variants (seed 002)."""
+    """``[W; −W]``: the 2n vectors of the half-space variants (Liu et al., AISTATS 2021)."""
     return torch.cat([rows, -rows])
 
 

@@ -1,8 +1,11 @@
-"""Base of the weight regularizers of REFERENCE.md §2: one penalty per layer, summed.
+"""Base of the weight regularizers (mhe, mhs, mhp, mhc, r_mhp, mgd, orthogonal, srip): one penalty
+per layer, summed.
 
 Hidden layers and the final (classifier) layer get their own coefficients ``lam_hidden`` and
-``lam_final``; regularizers with a ``half_space`` option use ``[W; −W]`` on hidden layers only
-(seed 002; wy1iu/MHE, wy1iu/Sphere-Uniformity).
+``lam_final``; regularizers with a ``half_space`` option use ``[W; −W]`` on hidden layers only, as
+in Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard Schölkopf, Adrian Weller, "Learning with
+Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649, and the authors' code (wy1iu/MHE,
+wy1iu/Sphere-Uniformity).
 """
 import torch
 
@@ -13,7 +16,7 @@ from ._energy import half_space
 
 def coefficient(default: float, where: str) -> Param:
     """A non-negative coefficient ``Param`` for the ``where`` layers."""
-    return Param(default, f"coefficient on the {where} layers", check=lambda v: v >= 0, rule="≥ 0")
+    return Param(default, f"coefficient on the {where} layers", ge=0)
 
 
 class WeightRegularizer(Regularizer):

@@ -1,9 +1,11 @@
-"""The MMD estimator shared by ``mmd_imq`` and ``coulomb`` (REFERENCE.md §1).
+"""The MMD estimator shared by ``mmd_imq`` and ``coulomb``.
 
     MMD = [Σ_{i≠j} k(q_i, q_j) + Σ_{i≠j} k(p_i, p_j)] / (n(n−1)) − 2 Σ_{i,j} k(q_i, p_j) / n²
 
 for codes q and a prior sample p of the same size n: U-statistics within each sample, all pairs
-across (Gretton et al., JMLR 2012; the WAE code ``tolstikhin/wae``; Coulomb AE slides, seed 004).
+across: Arthur Gretton et al., "A Kernel Two-Sample Test", JMLR 2012, as in the WAE code
+``tolstikhin/wae`` (Tolstikhin et al., "Wasserstein Auto-Encoders", ICLR 2018, arXiv:1711.01558)
+and in Sansone et al., "Coulomb Autoencoders", ECAI 2020, arXiv:1802.03505.
 The kernel is a function of the squared distance; the pair sums run in bounded memory.
 """
 import torch

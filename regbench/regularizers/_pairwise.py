@@ -1,7 +1,7 @@
 """Pairwise squared distances and bounded-memory sums of a kernel over all pairs.
 
 Squared distances use the Gram trick |x|² + |y|² − 2 x·y, clamped at ≥ 0 because round-off can
-make them negative (REFERENCE.md §1). Summing a kernel over all n·m pairs with plain autograd keeps
+make them negative. Summing a kernel over all n·m pairs with plain autograd keeps
 several n×m tensors alive for backward (1 GiB each at n = m = 16384 in float32), so for large inputs
 ``pairwise_sum`` walks over blocks of rows and recomputes each block during backward (activation
 checkpointing, as ``torch.utils.checkpoint``), holding O(block·m) memory instead of O(n·m).

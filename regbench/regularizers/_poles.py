@@ -1,4 +1,6 @@
-"""The learnable pole of MHP and MHC (seed 002; REFERENCE.md §2; wy1iu/Sphere-Uniformity).
+"""The learnable pole of MHP and MHC (Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard
+Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649;
+authors' code wy1iu/Sphere-Uniformity).
 
 Both are a game between the network and one pole ``v`` per layer over a payoff ``P(c)`` of the
 cosines ``c_i = cos(ŵ_i, v)``: the network minimises ``λ·P``, the pole maximises ``P``.
@@ -26,8 +28,8 @@ from ._layerwise import WeightRegularizer
 class PoleRegularizer(WeightRegularizer):
     """A layer's penalty is ``payoff(cos(ŵ_i, v))`` against its pole ``v`` (see module)."""
 
-    inner_steps = Param(10, "pole ascent steps per call", check=lambda v: v >= 0, rule="≥ 0")
-    pole_lr = Param(0.1, "step size of the pole's ascent", check=lambda v: v > 0, rule="> 0")
+    inner_steps = Param(10, "pole ascent steps per call", ge=0)
+    pole_lr = Param(0.1, "step size of the pole's ascent", gt=0)
     half_space = Param(True, "use [W; −W] on hidden layers (half-space, as in the authors' code)")
 
     def __init__(self, **values):

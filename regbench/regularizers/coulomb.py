@@ -1,12 +1,13 @@
-"""Coulomb autoencoder regularizer (Sansone et al.; seed 004, REFERENCE.md §1).
+"""Coulomb autoencoder regularizer: Emanuele Sansone, Hafiz Tiomoko Ali, Sun Jiacheng, "Coulomb
+Autoencoders", ECAI 2020, arXiv:1802.03505.
 
 MMD (estimator of ``_mmd.mmd``) between the codes and a fresh N(0, I_d) sample with the Coulomb kernel
 
     k(z, z') = 1 / (|z − z'|^{h−2} + ε),   h > 2,
 
-for which all local extrema of the MMD in z are global (seed 004). How h relates to the latent
-dimension and the value of ε are unconfirmed: h defaults to d ("the dimension of the space") and
-ε to 1. With r = |z − z'|² the kernel is evaluated as exp(−log ε − softplus((h−2)/2 · log r − log ε)),
+for which all local extrema of the MMD in z are global (Sansone et al., ECAI 2020). How h relates
+to the latent dimension and the value of ε are unconfirmed: h defaults to d ("the dimension of the
+space") and ε to 1. With r = |z − z'|² the kernel is evaluated as exp(−log ε − softplus((h−2)/2 · log r − log ε)),
 so that r^{(h−2)/2} never overflows (d = 64: r ≈ 128 gives 128^31 ≈ 2e65); r is floored at the
 smallest normal float, which keeps coincident points (k = 1/ε) finite with zero gradient. Note that
 with h = d = 64 the kernel is ≈ 1e-65 at the typical distance of N(0, I) samples (0 in float32), so
@@ -31,8 +32,7 @@ class Coulomb(Regularizer):
     min_dim = 3
     h = Param(0.0, "kernel exponent h (k = 1/(|Δ|^{h−2} + ε)); 0 means the latent dimension d",
               check=lambda v: v == 0 or v > 2, rule="0 or > 2")
-    eps = Param(1.0, "ε bounding the kernel by 1/ε at coincident points", check=lambda v: v > 0,
-                rule="> 0")
+    eps = Param(1.0, "ε bounding the kernel by 1/ε at coincident points", gt=0)
 
     def forward(self, z: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
         h = self.h or z.shape[1]

@@ -1,11 +1,13 @@
-"""Eccentric regularization (Li & Blair, IJCNN 2022; seed 000 §2, REFERENCE.md §1).
+"""Eccentric regularization: Xuefeng Li, Alan Blair, "Eccentric Regularization: Minimizing
+Hyperspherical Energy without explicit projection", IJCNN 2022, arXiv:2104.11610.
 
     l = 1/(n(n-1)) Σ_{i≠j} [ (|z_i|² + |z_j|²)/2 − μ M log(1 + |z_i − z_j|²/M) ]
     M = 2d (1 + 1/(2μ(d−1))) / (2μ − 1),      μ > 1/2
 
-Minimised alone it spreads the codes uniformly on the sphere of radius ≈ √d (Theorem 1); at the
-optimum l ≈ d(1 − 2 log 2) for μ = 1, so the loss is negative. Whether the paper's sum includes i = j
-is unconfirmed; the i = j terms are excluded here, with the n(n−1) normalisation of the formula.
+Minimised alone it spreads the codes uniformly on the sphere of radius ≈ √d (the paper's Theorem 1);
+at the optimum l ≈ d(1 − 2 log 2) for μ = 1, so the loss is negative. Whether the paper's sum
+includes i = j is unconfirmed; the i = j terms are excluded here, with the n(n−1) normalisation of
+the formula.
 The O(n²) pair sum runs in bounded memory for large n (``_pairwise.pairwise_sum``).
 """
 import torch
@@ -17,7 +19,7 @@ from ._pairwise import pairwise_sum
 
 
 def eccentric_m(mu: float, d: int) -> float:
-    """The scale M(μ, d) that puts the stationary sphere at radius ≈ √d (seed 000 §2)."""
+    """The scale M(μ, d) that puts the stationary sphere at radius ≈ √d (Li & Blair, IJCNN 2022)."""
     return 2 * d * (1 + 1 / (2 * mu * (d - 1))) / (2 * mu - 1)
 
 
@@ -27,8 +29,7 @@ class Eccentric(Regularizer):
 
     targets = (CODES,)
     min_dim = 2
-    mu = Param(1.0, "repulsion strength μ; M(μ, d) follows from it", check=lambda v: v > 0.5,
-               rule="μ > 1/2")
+    mu = Param(1.0, "repulsion strength μ; M(μ, d) follows from it", gt=0.5)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         n, d = z.shape

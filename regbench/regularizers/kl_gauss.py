@@ -1,4 +1,5 @@
-"""Gaussian VAE posterior with the closed-form KL to N(0, I) (Kingma & Welling, ICLR 2014; REFERENCE.md §1).
+"""Gaussian VAE posterior with the closed-form KL to N(0, I): Diederik P. Kingma, Max Welling,
+"Auto-Encoding Variational Bayes", ICLR 2014, arXiv:1312.6114.
 
 The head holds the mean and the log-variance (2d features). With s = log σ²,
 

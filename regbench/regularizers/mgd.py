@@ -1,4 +1,6 @@
-"""Maximum Gram determinant (seed 002; REFERENCE.md §2; wy1iu/Sphere-Uniformity).
+"""Maximum Gram determinant: Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard
+Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649;
+authors' code wy1iu/Sphere-Uniformity.
 
     penalty = −λ · log det(K + 1e-6 I),      K_ij = exp(−(2 − 2c_ij)),   c_ij = ŵ_i·ŵ_j
 

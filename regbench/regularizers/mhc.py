@@ -1,11 +1,13 @@
-"""Minimum hyperspherical covering (seed 002; REFERENCE.md §2; wy1iu/Sphere-Uniformity).
+"""Minimum hyperspherical covering: Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard
+Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649;
+authors' code wy1iu/Sphere-Uniformity.
 
     L(v) = −(1/γ) log((1/n') Σ_i exp(−γ (2 − 2 cos(ŵ_i, v)))),      penalty = λ · L(v),   γ = 10
 
 L is a soft minimum over the filters of the squared chord to the pole. The pole maximises it (it
 seeks the point farthest from every filter: the covering radius) and the network minimises it
 (moving the nearest filters towards that hole), as in the authors' code (``loss_op += thom_loss``,
-pole loss ``−thom_loss``). Computed with ``logsumexp``. Pole mechanics: :mod:`.poles`.
+pole loss ``−thom_loss``). Computed with ``logsumexp``. Pole mechanics: :mod:`._poles`.
 Half-space on hidden layers (n' = 2n) by default, λ hidden 0.01 / final 0.1.
 """
 import math
@@ -25,7 +27,7 @@ class MHC(PoleRegularizer):
 
     lam_hidden = coefficient(0.01, "hidden")
     lam_final = coefficient(0.1, "final (classifier)")
-    gamma = Param(10.0, "sharpness γ of the soft minimum", check=lambda v: v > 0, rule="> 0")
+    gamma = Param(10.0, "sharpness γ of the soft minimum", gt=0)
 
     def payoff(self, c: torch.Tensor) -> torch.Tensor:
         return -(torch.logsumexp(-self.gamma * chords(c), 0) - math.log(len(c))) / self.gamma

@@ -1,12 +1,14 @@
-"""Maximum hyperspherical polarization (seed 002; REFERENCE.md §2; wy1iu/Sphere-Uniformity).
+"""Maximum hyperspherical polarization: Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard
+Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649;
+authors' code wy1iu/Sphere-Uniformity.
 
     E(v) = (1/n') Σ_i (2 − 2 cos(ŵ_i, v))^(−1),      penalty = −λ · E(v)
 
-The pole ``v`` minimises E (it finds the point of least potential, seed 002's
+The pole ``v`` minimises E (it finds the point of least potential, the paper's
 ``min_v Σ K_s(v, ŵ_i)``) and the network maximises it (network loss ``−λE``), as in the authors'
-code (``loss_op += −thom_loss``, pole loss ``+thom_loss``). Pole mechanics: :mod:`.poles`.
+code (``loss_op += −thom_loss``, pole loss ``+thom_loss``). Pole mechanics: :mod:`._poles`.
 Half-space on hidden layers (n' = 2n) by default, λ hidden 1 / final 10. The chord is floored at
-2e-6 (see :mod:`.energy`), so a pole on top of a filter gives a large but finite E.
+2e-6 (see :mod:`._energy`), so a pole on top of a filter gives a large but finite E.
 """
 import torch
 

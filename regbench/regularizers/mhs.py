@@ -1,4 +1,6 @@
-"""Maximum hyperspherical separation (seed 002; REFERENCE.md §2; wy1iu/Sphere-Uniformity).
+"""Maximum hyperspherical separation: Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard
+Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649;
+authors' code wy1iu/Sphere-Uniformity.
 
     penalty = −λ · min_{i<j} (2 − 2c_ij),      c_ij = ŵ_i·ŵ_j
 

@@ -1,10 +1,12 @@
-"""WAE-MMD with the multi-scale inverse multiquadratics kernel (Tolstikhin et al., ICLR 2018).
+"""WAE-MMD with the multi-scale inverse multiquadratics kernel: Ilya Tolstikhin, Olivier Bousquet,
+Sylvain Gelly, Bernhard Schölkopf, "Wasserstein Auto-Encoders", ICLR 2018, arXiv:1711.01558.
 
     k(x, y) = Σ_s C_s / (C_s + |x − y|²),   C_s = 2 d σ² s,   s ∈ {.1, .2, .5, 1, 2, 5, 10}
 
 against a fresh prior sample p ~ N(0, σ² I_d) of the same size as the batch, with the estimator of
-``_mmd.mmd`` (REFERENCE.md §1; the scales and C_base = 2 d σ² follow the authors' code
-``tolstikhin/wae``). WAE settings: CelebA d = 64, λ = 100; MNIST d = 8, λ = 10.
+``_mmd.mmd`` (Gretton et al., "A Kernel Two-Sample Test", JMLR 2012; the scales and
+C_base = 2 d σ² follow the authors' code ``tolstikhin/wae``). WAE settings: CelebA d = 64,
+λ = 100; MNIST d = 8, λ = 10.
 """
 import math
 
@@ -23,7 +25,7 @@ class MmdImq(Regularizer):
     """MMD between the codes and N(0, σ² I); ``prior`` may be passed to fix the prior sample."""
 
     targets = (CODES,)
-    sigma2 = Param(1.0, "variance σ² of the N(0, σ² I) prior", check=lambda v: v > 0, rule="> 0")
+    sigma2 = Param(1.0, "variance σ² of the N(0, σ² I) prior", gt=0)
 
     def forward(self, z: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
         if prior is None:

@@ -1,19 +1,11 @@
-"""``none``: the unregularized baseline (a zero loss with a gradient path, on any target)."""
-import torch
-
+"""``none``: the unregularized baseline. It acts on nothing, so it has no λ and adds no term."""
 from ..registry import register_regularizer
-from ._base import CODES, WEIGHTS, Regularizer
+from ._base import Regularizer
 
 
 @register_regularizer("none")
 class NoRegularizer(Regularizer):
-    """No regularization: contributes exactly 0 to the loss."""
+    """No regularization: the task's loss alone."""
 
-    targets = (CODES, WEIGHTS)
+    targets = ()
     inert = True
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z.sum() * 0.0
-
-    def weight_penalty(self, layers) -> torch.Tensor:
-        return sum(layer.rows.sum() * 0.0 for layer in layers)

@@ -1,10 +1,12 @@
-"""Soft orthogonality (seed 002 baseline "Orthogonal"; REFERENCE.md §2).
+"""Soft orthogonality, the "Orthogonal" baseline of Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong,
+Bernhard Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021,
+arXiv:2103.01649.
 
     penalty = λ · ‖G − I‖_F²,      G = W Wᵀ if n ≤ d else Wᵀ W   (the smaller Gram)
 
 on the raw rows W (n×d) of each layer. With n ≤ d it asks for orthonormal filters; with n > d,
 where that is impossible, for a tight frame (``Wᵀ W = I``). The paper's coefficient is
-unconfirmed (REFERENCE gives the range 1e-4..1e-2); the default here is 1e-4 on every layer.
+unconfirmed (values in 1e-4..1e-2 are usual); the default here is 1e-4 on every layer.
 """
 import torch
 

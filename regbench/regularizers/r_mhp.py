@@ -1,4 +1,6 @@
-"""Relaxed maximum hyperspherical polarization (seed 002; REFERENCE.md §2; wy1iu/Sphere-Uniformity).
+"""Relaxed maximum hyperspherical polarization: Weiyang Liu, Rongmei Lin, Zhen Liu, Li Xiong, Bernhard
+Schölkopf, Adrian Weller, "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649;
+authors' code wy1iu/Sphere-Uniformity.
 
     penalty = λ · |Σ_i w_i|₂      on the raw (unnormalised) rows of each layer
 

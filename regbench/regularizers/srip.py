@@ -1,4 +1,6 @@
-"""Spectral restricted isometry property regularization (Bansal et al., NeurIPS 2018; REFERENCE.md §2).
+"""Spectral restricted isometry property regularization: Nitin Bansal, Xiaohan Chen, Zhangyang
+Wang, "Can We Gain More from Orthogonality Regularizations in Training Deep CNNs?", NeurIPS 2018,
+arXiv:1810.09102.
 
     A = G − I  (G the smaller Gram, as in ``orthogonal``),   v = A b / |A b|,   penalty = λ · |A v|²
 

@@ -1,5 +1,6 @@
-"""von Mises–Fisher posterior with a uniform prior on the sphere (S-VAE; Davidson et al., UAI 2018;
-seed 003, REFERENCE.md §1; authors' code ``nicola-decao/s-vae-pytorch``).
+"""von Mises–Fisher posterior with a uniform prior on the sphere (S-VAE): Tim R. Davidson, Luca
+Falorsi, Nicola De Cao, Thomas Kipf, Jakub M. Tomczak, "Hyperspherical Variational Auto-Encoders",
+UAI 2018, arXiv:1804.00891; authors' code ``nicola-decao/s-vae-pytorch``.
 
 Head: d direction features, normalised to the mean direction μ ∈ S^{m−1} (m = d), and one
 concentration feature, κ = softplus(·) + 1 (the authors' example). Needs d ≥ 2 (``min_dim``).

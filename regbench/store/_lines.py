@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3  # 3: λ and target are the regularizer's hyperparameters, not the task's
 REQUIRED = ("id", "run_key", "config_key", "task", "reg", "seed", "status", "metrics")
 
 
@@ -26,9 +26,10 @@ def parse(raw: bytes) -> dict:
         raise Damaged(f"not valid JSON ({reason} at column {exc.colno})") from None
     if not isinstance(record, dict):
         raise Damaged(f"valid JSON but not a record (a JSON {type(record).__name__})")
+    version = old_version(record)
+    if version is not None:
+        raise Damaged(f"a record of the v{version} layout: convert the store with `regbench store migrate`")
     version = record.get("record_version")
-    if version == 1 or (version is None and "config_hash" in record):
-        raise Damaged("a record of the v1 layout: convert the store with `regbench store migrate`")
     if isinstance(version, int) and version > RECORD_VERSION:
         raise Damaged(f"written by a newer regbench (record version {version}; this one reads "
                       f"{RECORD_VERSION}): upgrade regbench to read it")
@@ -38,6 +39,16 @@ def parse(raw: bytes) -> dict:
     if not isinstance(record["metrics"], dict):
         raise Damaged("a record whose metrics are not an object")
     return record
+
+
+def old_version(record: dict) -> int | None:
+    """The layout version of a record older than the current one (``None`` for anything else)."""
+    version = record.get("record_version")
+    if version == 1 or (version is None and "config_hash" in record):
+        return 1
+    if isinstance(version, int) and 1 < version < RECORD_VERSION and "run_key" in record:
+        return version
+    return None
 
 
 def encode(record: dict) -> bytes:

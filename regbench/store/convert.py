@@ -1,9 +1,11 @@
-"""Moving records in and out of a store, and the one-time migration of the v1 layout.
+"""Moving records in and out of a store, and the migration of older layouts.
 
-- :func:`migrate`: a ``records.jsonl`` of the v1 layout (arrays inside each record, a hash of
-  every hyperparameter as its identity) becomes the current layout: arrays in artifact files,
-  run identity as :mod:`regbench.identity` defines it. The original file is kept, renamed
-  ``records.v1.jsonl``; lines that cannot be read stay there and are named.
+- :func:`migrate`: a ``records.jsonl`` with records of an older layout becomes the current layout.
+  v1 (arrays inside each record, a hash of every hyperparameter as its identity): arrays move to
+  artifact files, run identity as :mod:`regbench.identity` defines it. v1 and v2 (the weight λ and
+  ``target`` among the task's hyperparameters): they move to the regularizer's, and the run's keys
+  are recomputed; the values are unchanged. The original file is kept, renamed
+  ``records.v<oldest version>.jsonl``; lines that cannot be read stay there and are named.
 - :func:`export`: every readable record to a JSONL file in a stable order, with the artifact
   files beside it; :func:`import_records` adds such a file's records (either layout) to a store,
   skipping those it already holds.
@@ -19,23 +21,36 @@ from pathlib import Path
 
 from ..errors import RegbenchError
 from . import ResultsStore, StoreWarning, artifacts
-from ._lines import RECORD_VERSION, Damaged, encode, parse
+from ._lines import RECORD_VERSION, Damaged, encode, old_version, parse
 
-V1_BACKUP = "records.v1.jsonl"
+BACKUP = "records.v{}.jsonl"
+MOVED_TO_REGULARIZER = ("lam", "target")  # task hyperparameters of layouts 1 and 2
 
 
 def upgrade(record: dict) -> dict:
-    """A v1 record in the current layout (arrays still in ``metrics``; :func:`artifacts.save`
-    moves them out)."""
+    """A record of an older layout in the current one (a v1 record's arrays still in ``metrics``;
+    :func:`artifacts.save` moves them out)."""
+    from ..registry import REGULARIZERS, TASKS
     from ..runner import RunConfig
-    config = RunConfig(record["task"], record["reg"], record["task_params"], record["reg_params"],
-                       record["seed"])
+    task_params, reg_params = dict(record["task_params"]), dict(record["reg_params"])
+    try:
+        task_cls, reg_cls = TASKS.get(record["task"]), REGULARIZERS.get(record["reg"])
+        for name in MOVED_TO_REGULARIZER:
+            value = task_params.pop(name, None)
+            if value is not None and name in reg_cls.params() and name not in reg_params:
+                reg_params[name] = value
+        reg_params = reg_cls.resolve(reg_params, defaults=task_cls.term_defaults)
+    except RegbenchError as exc:
+        raise RegbenchError(f"cannot migrate record {record.get('id')}: {exc} (load the plugin that "
+                            f"registers it with --plugin)") from None
+    config = RunConfig(record["task"], record["reg"], task_params, reg_params, record["seed"])
     try:
         fields = config.fields()
     except RegbenchError as exc:
         raise RegbenchError(f"cannot migrate record {record.get('id')}: {exc} (load the plugin that "
                             f"registers it with --plugin)") from None
-    rest = {k: v for k, v in record.items() if k not in ("config_hash", "artifacts")}
+    rest = {k: v for k, v in record.items() if k not in ("config_hash", "artifacts") or
+            (k == "artifacts" and record.get("record_version", 1) > 1)}
     return {**rest, **fields, "record_version": RECORD_VERSION}
 
 
@@ -50,35 +65,35 @@ def read_lines(path: Path):
             try:
                 yield number, parse(raw)
             except Damaged as exc:
-                record = _v1(raw)
+                record = _old(raw)
                 if record is None:
                     warnings.warn(f"{path}:{number}: skipped: {exc}", StoreWarning)
                 else:
                     yield number, upgrade(record)
 
 
-def _v1(raw: bytes) -> dict | None:
+def _old(raw: bytes) -> dict | None:
+    """The record on ``raw`` if it is of an older layout."""
     try:
         record = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if isinstance(record, dict) and record.get("record_version", 1) == 1 and "config_hash" in record:
-        return record
-    return None
+    return record if isinstance(record, dict) and old_version(record) else None
 
 
-def migrate(store: ResultsStore) -> int:
+def migrate(store: ResultsStore) -> tuple[int, Path | None]:
     """Convert ``store`` to the current layout; returns the number of records written (0, and
-    nothing rewritten, when no record is of the v1 layout)."""
-    backup = store.directory / V1_BACKUP
+    nothing rewritten, when no record is of an older layout), and where the original is kept."""
     if not store.path.exists():
         raise RegbenchError(f"no records to migrate: {store.path} does not exist")
+    with open(store.path, "rb") as f:
+        versions = {old_version(record) for raw in f if (record := _old(raw))}
+    if not versions:
+        return 0, None
+    backup = backup_path(store, versions)
     if backup.exists():
         raise RegbenchError(f"{backup} exists already: this store was migrated before (move that "
                             f"file away to migrate again)")
-    with open(store.path, "rb") as f:
-        if not any(_v1(raw) for raw in f):
-            return 0
     new = store.path.with_suffix(".jsonl.migrating")
     written = 0
     with open(store.path, "rb") as lock:
@@ -96,7 +111,12 @@ def migrate(store: ResultsStore) -> int:
         except BaseException:
             new.unlink(missing_ok=True)
             raise
-    return written
+    return written, backup
+
+
+def backup_path(store: ResultsStore, versions: set[int]) -> Path:
+    """Where :func:`migrate` keeps the original records: named after their oldest layout."""
+    return store.directory / BACKUP.format(min(versions))
 
 
 def export(store: ResultsStore, out: Path) -> int:

@@ -1,14 +1,16 @@
-"""One training loop and one metric pipeline for every autoencoder task (seed 000 §4).
+"""The autoencoder tasks' data, model, loss and metric pipeline (Li & Blair, "Eccentric
+Regularization: Minimizing Hyperspherical Energy without explicit projection", IJCNN 2022,
+arXiv:2104.11610, §4).
 
 A subclass supplies its data (:meth:`load`), its networks (:meth:`networks`), its image shape and
 its downstream metrics (:meth:`downstream`); this class builds the encoder head the regularizer
-needs and trains:
+needs, and the one training loop (:mod:`regbench.training`) trains on loss = recon + the
+regularizer's term:
 
-- codes: deterministic codes z; loss = recon + lam · regularizer(z);
+- codes: deterministic codes z, exposed to the regularizer (λ · R(z));
 - posterior: the encoder outputs the regularizer's head h; z = sample(h) while training, mode(h)
-  for evaluation; loss = recon + lam · kl(h) (β-VAE / S-VAE with β = lam);
-- weights: loss = recon + regularizer.weight_penalty(all conv/linear layers) (the regularizer's own
-  hidden/final coefficients weight it).
+  for evaluation; the term is λ · kl(h) (β-VAE / S-VAE with β = λ);
+- weights: every conv/linear layer (the regularizer's own hidden/final coefficients weight it).
 
 Adam with the task's lr / weight decay on minibatches drawn by indexing uint8 tensors held on the
 device (no per-item work in the epoch loop), optionally channels-last and bf16 autocast for the
@@ -19,16 +21,17 @@ Every run records:
 - the latent covariance spectrum of the training codes, trace / d, eccentricity ε and the
   geometry diagnostics of the codes and (``layer_geometry``) of every layer's filters;
 - generation (``gen_samples`` > 0): codes drawn from the Gaussian fitted to the training codes
-  (seed 000 §4.3, Table 1: ``fid``, ``fcd``) and from N(0, I) (``fid_normal``, ``fcd_normal``) are
+  (Li & Blair §4.3, Table 1: ``fid``, ``fcd``) and from N(0, I) (``fid_normal``, ``fcd_normal``) are
   decoded and compared with the test images by FCD (:mod:`~regbench.metrics.classifier`, offline)
   and by FID (:mod:`~regbench.metrics.fid`) when Inception weights are given, each with its setup;
 - the task's downstream metrics;
 - principal-axis codes of fixed training and test images for the cross-run alignment angles
   (:mod:`~regbench.metrics.alignment`), exposed as ``cross_run_metrics``;
-- figures (Figures 3, 5, 6–7 of seed 000) when the runner gives an artifacts directory.
+- figures (Figures 3, 5, 6–7 of Li & Blair) when the runner gives an artifacts directory.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -43,7 +46,7 @@ from ..metrics.fid import FID, weights_file
 from ..metrics.frechet import embed_all, frechet_distance, gaussian
 from ..params import Param
 from ..regularizers._base import CODES, POSTERIOR, WEIGHTS
-from ..training import check_finite, fixed_subset, minibatches
+from ..training import Training, epochs, fixed_subset
 from ..weights import weight_layers
 from ._base import Task
 from ._speed import SpeedOptions, autocast_context
@@ -69,7 +72,9 @@ class Split:
 
 def default(param: Param, value) -> Param:
     """``param`` with another default, for a task whose recipe differs."""
-    return Param(value, param.doc, param.check, param.rule, param.choices)
+    changed = copy.copy(param)
+    changed.default = value
+    return changed
 
 
 class Autoencoder(nn.Module):
@@ -119,27 +124,26 @@ class AutoencoderTask(SpeedOptions, Task):
     eval_batch = 1000
     cross_run_metrics = CROSS_RUN
 
-    d = Param(8, "latent dimension", check=lambda v: v >= 2, rule="d ≥ 2")
-    lam = Param(1e-3, "weight λ of a latent or posterior regularizer (β for kl_gauss)",
-                check=lambda v: v >= 0, rule="λ ≥ 0")
-    epochs = Param(60, "training epochs", check=lambda v: v >= 1, rule="≥ 1")
-    batch_size = Param(100, "minibatch size", check=lambda v: v >= 2, rule="≥ 2")
-    lr = Param(1e-3, "Adam learning rate", check=lambda v: v > 0, rule="> 0")
-    weight_decay = Param(1e-6, "Adam weight decay", check=lambda v: v >= 0, rule="≥ 0")
+    term_defaults = {"lam": 1e-3}
+
+    d = Param(8, "latent dimension", ge=2)
+    epochs = Param(60, "training epochs", ge=1)
+    batch_size = Param(100, "minibatch size", ge=2)
+    lr = Param(1e-3, "Adam learning rate", gt=0)
+    weight_decay = Param(1e-6, "Adam weight decay", ge=0)
     recon = Param("mse", "reconstruction loss: mse (mean over pixels), l2sq (sum of squared errors "
                   "per image, the WAE's and eccentric paper's), l2 (Euclidean distance per image)",
                   choices=("mse", "l2sq", "l2"))
     train_size = Param(0, "train on a fixed random subset of this many training items (0 = all)",
-                       check=lambda v: v >= 0, rule="≥ 0")
+                       ge=0)
     eval_size = Param(0, "evaluate on fixed random subsets of this many validation and test items "
-                      "(0 = all)", check=lambda v: v >= 0, rule="≥ 0")
+                      "(0 = all)", ge=0)
     gen_samples = Param(0, "codes decoded per latent distribution for FCD / FID (0 = no generation "
-                        "metrics)", check=lambda v: v >= 0, rule="≥ 0")
+                        "metrics)", ge=0)
     fid_weights = Param("", "pytorch-fid Inception weights file; empty = $REGBENCH_FID_WEIGHTS; "
                         "without one FID is skipped")
     align_samples = Param(1000, "training and test items whose principal-axis codes are recorded "
-                          "for the cross-run alignment angles (0 = none)", check=lambda v: v >= 0,
-                          rule="≥ 0")
+                          "for the cross-run alignment angles (0 = none)", ge=0)
     figures = Param(True, "write the run's figures (when the runner gives a directory)")
     layer_geometry = Param(True, "geometry diagnostics of every layer's filters (about half a minute "
                            "on a CPU for the CelebA networks)")
@@ -172,43 +176,30 @@ class AutoencoderTask(SpeedOptions, Task):
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
         return self.place(Autoencoder(*self.networks(head), regularizer, target, self.autocast), device)
 
-    def run(self, regularizer, ctx):
+    def setup(self, regularizer, target, ctx):
         torch.manual_seed(ctx.seed)
-        target = self.target_for(type(regularizer))
         data = self.load(ctx)
         val = fixed_subset(len(data.x_val), self.eval_size)
         test = fixed_subset(len(data.x_test), self.eval_size)
-        data = Split(data.x_train, data.y_train, data.x_val[val], data.y_val[val], data.x_test[test],
-                     data.y_test[test]).to(ctx.device)
+        self.data = Split(data.x_train, data.y_train, data.x_val[val], data.y_val[val],
+                          data.x_test[test], data.y_test[test]).to(ctx.device)
         model = self.build(regularizer, target, ctx.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         generator = torch.Generator().manual_seed(ctx.seed)
-        train = fixed_subset(len(data.x_train), self.train_size).to(ctx.device)
-        for epoch in ctx.progress(range(self.epochs), desc=self.registered_name):
-            batches = (data.x_train[train[b]] for b in
-                       minibatches(len(train), self.batch_size, generator, ctx.device))
-            self.train_epoch(model, target, optimizer, batches, epoch)
-            if len(data.x_val):
-                ctx.report(epoch, {"val_mse": self.evaluate(model, data.x_val)})
-        return self.metrics_of(model, data, target, ctx)
+        train = fixed_subset(len(self.data.x_train), self.train_size).to(ctx.device)
+        batches = (self.data.x_train[train[b]] for b in
+                   epochs(len(train), self.batch_size, generator, ctx.device))
+        per_epoch = -(-len(train) // self.batch_size)
+        return Training(model, optimizer, batches, self.epochs * per_epoch, period=per_epoch)
 
-    def train_epoch(self, model: Autoencoder, target: str, optimizer, batches, epoch: int) -> None:
-        """One pass over ``batches`` (uint8 or float inputs already on the device)."""
-        model.train()
-        for x in batches:
-            x = self.prepare(x)
-            z, h = model.encode(x, sample=True)
-            loss = self.reconstruction_loss(model.decode(z), x)
-            if target == CODES:
-                loss = loss + self.lam * model.regularizer(z)
-            elif target == POSTERIOR:
-                loss = loss + self.lam * model.regularizer.kl(h)
-            else:
-                loss = loss + model.regularizer.weight_penalty(weight_layers(model))
-            check_finite(loss, epoch, "epoch")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    def loss(self, model, x):
+        """Reconstruction loss of a batch (uint8 or float inputs on the device), and its codes or head."""
+        x = self.prepare(x)
+        z, h = model.encode(x, sample=True)
+        return self.reconstruction_loss(model.decode(z), x), {CODES: z, POSTERIOR: h}
+
+    def validate(self, model):
+        return {"val_mse": self.evaluate_mse(model, self.data.x_val)} if len(self.data.x_val) else {}
 
     @torch.no_grad()
     def encode_all(self, model, x: torch.Tensor) -> torch.Tensor:
@@ -225,7 +216,7 @@ class AutoencoderTask(SpeedOptions, Task):
                           for i in range(0, len(z), self.eval_batch)]).reshape(-1, *self.image_shape)
 
     @torch.no_grad()
-    def evaluate(self, model, x: torch.Tensor) -> float:
+    def evaluate_mse(self, model, x: torch.Tensor) -> float:
         """Mean squared reconstruction error per pixel over ``x`` (deterministic codes)."""
         model.eval()
         total = 0.0
@@ -234,18 +225,16 @@ class AutoencoderTask(SpeedOptions, Task):
             total += float((model.decode(model.encode(xb, sample=False)[0]) - xb).pow(2).sum())
         return total / x.numel()
 
-    def metrics_of(self, model, data: Split, target: str, ctx) -> dict:
+    def evaluate(self, model, summary, ctx) -> dict:
+        data = self.data
         z = {name: self.encode_all(model, x) for name, x in
              (("train", data.x_train), ("val", data.x_val), ("test", data.x_test))}
         latent = describe(z["train"], spectrum=True)
-        metrics = {"test_mse": self.evaluate(model, data.x_test)}
-        if len(data.x_val):
-            metrics["val_mse"] = self.evaluate(model, data.x_val)
+        metrics = {"test_mse": self.evaluate_mse(model, data.x_test), **self.validate(model)}
         metrics.update({"cov_trace_per_d": latent["cov_trace"] / self.d,
                         "eccentricity": latent["eccentricity"],
                         **self.downstream(z, data),
                         **self.generation(model, data, z["train"], ctx),
-                        "target": target,
                         **{f"latent.{k}": v for k, v in latent.items()},
                         **self.layer_diagnostics(model)})
         if self.align_samples:
@@ -291,7 +280,7 @@ class AutoencoderTask(SpeedOptions, Task):
         return out
 
     def write_figures(self, model, z: dict, data: Split, ctx) -> list[str]:
-        """Figures 3, 5 and 6–7 of seed 000 into ``ctx.artifacts_dir``; returns the file names."""
+        """Figures 3, 5 and 6–7 of Li & Blair (IJCNN 2022) into ``ctx.artifacts_dir``; returns the file names."""
         from .. import figures  # matplotlib only when figures are drawn
         out = ctx.artifacts_dir
         mean, values, axes = principal_axes(z["train"].numpy())

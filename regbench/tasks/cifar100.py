@@ -1,9 +1,11 @@
-"""``cifar100_cnn9``, ``cifar100_resnet18``: CIFAR-100 classification under weight regularizers (seed 002).
+"""``cifar100_cnn9``, ``cifar100_resnet18``: CIFAR-100 classification under weight regularizers, as in
+Liu, Lin, Liu, Xiong, Schölkopf & Weller, "Learning with Hyperspherical Uniformity",
+AISTATS 2021, arXiv:2103.01649.
 
-REFERENCE.md §3: SGD lr 0.1, momentum 0.9, weight decay 5e-4 (on every parameter: unconfirmed),
+The recipe of Liu et al. (CNN-9): SGD lr 0.1, momentum 0.9, weight decay 5e-4 (on every parameter: unconfirmed),
 batch 128, label smoothing 0.01, random crop with 4-pixel zero padding + horizontal flip, 75,000
 iterations with the learning rate ×0.1 at 40 %, 2/3 and 13/15 of them (30k/50k/65k of 75k). The
-same recipe for ResNet-18, whose recipe seed 002 does not give. Every epoch is a fresh random
+same recipe for ResNet-18, whose recipe Liu et al. do not give (unconfirmed). Every epoch is a fresh random
 permutation of the training images (the last partial batch dropped). Loss = cross-entropy +
 ``regularizer.weight_penalty`` of every conv and linear layer (the last is the final layer; the
 regularizer's own coefficients and half-space option apply). Latent-code and posterior
@@ -32,7 +34,7 @@ from ..models.resnet18 import ResNet18
 from ..params import Param
 from ..registry import register_task
 from ..regularizers._base import WEIGHTS
-from ..training import check_finite, fixed_subset
+from ..training import Training, epochs, fixed_subset
 from ..weights import weight_layers
 from ._base import Task
 from ._speed import SpeedOptions, autocast_context
@@ -46,27 +48,26 @@ def milestones(iterations: int) -> list[int]:
 
 
 def positive(default, doc: str) -> Param:
-    return Param(default, doc, check=lambda v: v > 0, rule="> 0")
+    return Param(default, doc, gt=0)
 
 
 class Cifar100Task(SpeedOptions, Task):
     """CIFAR-100 classification; a subclass supplies :meth:`network` (logits from normalised images)."""
 
     supports = (WEIGHTS,)
-    metrics = {"test_error": "min", "train_loss": "min"}
+    metrics = ("test_error", "train_loss")
 
     iterations = positive(75000, "training steps (minibatches)")
     batch_size = positive(128, "minibatch size")
     lr = positive(0.1, "initial SGD learning rate")
-    momentum = Param(0.9, "SGD momentum", check=lambda v: 0 <= v < 1, rule="0 ≤ m < 1")
-    weight_decay = Param(5e-4, "SGD weight decay", check=lambda v: v >= 0, rule="≥ 0")
-    label_smoothing = Param(0.01, "label smoothing of the cross-entropy", check=lambda v: 0 <= v < 1,
-                            rule="0 ≤ ε < 1")
+    momentum = Param(0.9, "SGD momentum", ge=0, lt=1)
+    weight_decay = Param(5e-4, "SGD weight decay", ge=0)
+    label_smoothing = Param(0.01, "label smoothing of the cross-entropy", ge=0, lt=1)
     augment = Param(True, "random crop (4-pixel zero padding) and horizontal flip of training images")
     train_size = Param(0, "train on a fixed random subset of this many images (0 = all)",
-                       check=lambda v: v >= 0, rule="≥ 0")
+                       ge=0)
     test_size = Param(0, "test on a fixed random subset of this many images (0 = all)",
-                      check=lambda v: v >= 0, rule="≥ 0")
+                      ge=0)
     eval_batch = positive(1000, "test images per forward pass")
     check_every = positive(500, "steps between reads of the loss (NaN check, intermediate report)")
     compile = Param(False, "torch.compile the network")
@@ -96,68 +97,46 @@ class Cifar100Task(SpeedOptions, Task):
         with autocast_context(x.device.type, self.autocast):
             return forward(self.layout(x)).float()
 
-    def batches(self, n: int, generator: torch.Generator):
-        """Endless index batches: a fresh permutation per epoch, the last partial batch dropped."""
-        size = min(self.batch_size, n)
-        while True:
-            order = torch.randperm(n, generator=generator, device=generator.device)
-            yield from order[:n - n % size].view(-1, size)
-
-    def train_step(self, model, forward, optimizer, regularizer, x, y, generator) -> torch.Tensor:
-        """One SGD step on a uint8 batch; returns [cross-entropy, penalty], detached, on the device."""
-        if self.augment:
-            x = random_crop_flip(x, 4, generator)
-        loss = F.cross_entropy(self.logits(forward, x), y, label_smoothing=self.label_smoothing)
-        penalty = regularizer.weight_penalty(weight_layers(model))
-        optimizer.zero_grad(set_to_none=True)
-        (loss + penalty).backward()
-        optimizer.step()
-        return torch.stack([loss.detach(), penalty.detach().to(loss.dtype)])
-
-    @torch.no_grad()
-    def test_error(self, forward, model, x, y) -> float:
-        model.eval()
-        wrong = torch.zeros((), dtype=torch.long, device=x.device)
-        for i in range(0, len(x), self.eval_batch):
-            wrong += (self.logits(forward, x[i:i + self.eval_batch]).argmax(1)
-                      != y[i:i + self.eval_batch]).sum()
-        model.train()
-        return float(wrong) / len(x)
-
-    def run(self, regularizer, ctx):
+    def setup(self, regularizer, target, ctx):
         torch.manual_seed(ctx.seed)
-        target = self.target_for(type(regularizer))
         x, y, x_test, y_test = load_cifar100()
         train, test = fixed_subset(len(x), self.train_size), fixed_subset(len(x_test), self.test_size)
+        self.x_test, self.y_test = x_test[test].to(ctx.device), y_test[test].to(ctx.device)
         x, y = x[train].to(ctx.device), y[train].to(ctx.device)
-        x_test, y_test = x_test[test].to(ctx.device), y_test[test].to(ctx.device)
         model = self.build(ctx.device)
-        forward = torch.compile(model) if self.compile else model
+        self.forward = torch.compile(model) if self.compile else model
         optimizer, schedule = self.optimizer(model)
-        generator = torch.Generator(ctx.device).manual_seed(ctx.seed)
-        batches = self.batches(len(x), generator)
-        totals, steps = torch.zeros(2, device=ctx.device), 0
+        self.generator = torch.Generator(ctx.device).manual_seed(ctx.seed)
+        batches = ((x[index], y[index]) for index in
+                   epochs(len(x), self.batch_size, self.generator, ctx.device, drop_last=True))
+        return Training(model, optimizer, batches, self.iterations, period=self.check_every,
+                        unit="step", schedule=schedule, check_every_step=False)
+
+    def loss(self, model, batch):
+        """Label-smoothed cross-entropy of an (augmented) uint8 batch."""
+        x, y = batch
+        if self.augment:
+            x = random_crop_flip(x, 4, self.generator)
+        return F.cross_entropy(self.logits(self.forward, x), y, label_smoothing=self.label_smoothing), {}
+
+    @torch.no_grad()
+    def test_error(self, model) -> float:
+        model.eval()
+        wrong = torch.zeros((), dtype=torch.long, device=self.x_test.device)
+        for i in range(0, len(self.x_test), self.eval_batch):
+            wrong += (self.logits(self.forward, self.x_test[i:i + self.eval_batch]).argmax(1)
+                      != self.y_test[i:i + self.eval_batch]).sum()
         model.train()
-        for step in ctx.progress(range(self.iterations), desc=self.registered_name):
-            index = next(batches)
-            totals += self.train_step(model, forward, optimizer, regularizer, x[index], y[index],
-                                      generator)
-            schedule.step()
-            steps += 1
-            if steps == self.check_every or step == self.iterations - 1:
-                check_finite(totals.sum(), step)
-                loss, penalty = (totals / steps).tolist()
-                ctx.report(step, {"train_loss": loss})
-                totals.zero_()
-                steps = 0
-        error = self.test_error(forward, model, x_test, y_test)
-        return {"test_error": error, "train_loss": loss, "penalty": penalty,
-                "target": target, **describe_layers(weight_layers(model))}
+        return float(wrong) / len(self.x_test)
+
+    def evaluate(self, model, summary, ctx):
+        return {"test_error": self.test_error(model), "train_loss": summary.train_loss,
+                "penalty": summary.penalty, **describe_layers(weight_layers(model))}
 
 
 @register_task("cifar100_cnn9")
 class Cifar100CNN9(Cifar100Task):
-    """CNN-9 on CIFAR-100 (seed 002; REFERENCE.md §3)."""
+    """CNN-9 on CIFAR-100 (Liu et al., AISTATS 2021)."""
 
     def network(self):
         return cnn9(100)
@@ -165,7 +144,7 @@ class Cifar100CNN9(Cifar100Task):
 
 @register_task("cifar100_resnet18")
 class Cifar100ResNet18(Cifar100Task):
-    """CIFAR-style ResNet-18 on CIFAR-100 (seed 002; recipe of CNN-9, REFERENCE.md §3)."""
+    """CIFAR-style ResNet-18 on CIFAR-100 (Liu et al., AISTATS 2021; the recipe of CNN-9)."""
 
     def network(self):
         return ResNet18(100)

@@ -2,7 +2,7 @@
 
 Pixels scaled to [0, 1]; a fixed stratified split (test 20%, validation 15% of the rest),
 independent of the seed, so that seeds vary only the model. Loss = mean squared reconstruction error
-+ the regularizer's term (see :mod:`regbench.tasks._autoencoder`). Metrics follow seed 000 §4: test MSE,
++ the regularizer's term (see :mod:`regbench.tasks._autoencoder`). Metrics follow §4 of Li & Blair (IJCNN 2022, arXiv:2104.11610): test MSE,
 latent covariance trace / d, eccentricity ε, and the test error of a KNN classifier on the codes.
 """
 import torch
@@ -39,10 +39,9 @@ class DigitsAE(AutoencoderTask):
 
     image_shape = (1, 8, 8)
 
-    metrics = {"test_mse": "min", "val_mse": "min", "cov_trace_per_d": "target1",
-               "eccentricity": "", "knn_error": "min"}
+    metrics = ("test_mse", "val_mse", "cov_trace_per_d", "eccentricity", "knn_error")
 
-    knn_k = Param(5, "neighbours of the KNN classifier", check=lambda v: v >= 1, rule="≥ 1")
+    knn_k = Param(5, "neighbours of the KNN classifier", ge=1)
 
     def load(self, ctx) -> Split:
         return load_digits_split()

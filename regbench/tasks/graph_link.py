@@ -1,16 +1,17 @@
-"""``cora_link``, ``citeseer_link``, ``pubmed_link``: (V)GAE link prediction (seed 003).
+"""``cora_link``, ``citeseer_link``, ``pubmed_link``: (V)GAE link prediction.
 
-Kipf & Welling, "Variational Graph Auto-Encoders" (2016), and its hyperspherical variant S-VGAE
-(Davidson et al., UAI 2018). A GCN encoder on the raw node features (32 hidden, ReLU, then a
+Kipf & Welling, "Variational Graph Auto-Encoders" (NIPS Bayesian Deep Learning Workshop 2016,
+arXiv:1611.07308), and its hyperspherical variant S-VGAE of Davidson, Falorsi, De Cao, Kipf &
+Tomczak, "Hyperspherical Variational Auto-Encoders" (UAI 2018, arXiv:1804.00891). A GCN encoder on the raw node features (32 hidden, ReLU, then a
 linear GCN layer, no dropout; tkipf/gae) and an inner-product decoder σ(z_i·z_j) scored on node
 pairs only, never on the N×N matrix.
 The encoder head follows the regularizer's target:
 
-- codes: GAE, deterministic codes z; loss = recon + (lam/N) · regularizer(z), the regularizer
+- codes: GAE, deterministic codes z; loss = recon + (λ/N) · regularizer(z), the regularizer
   seeing at most ``reg_nodes`` random nodes per step (bounds the O(n²) ones on PubMed);
 - posterior: the second layer outputs the regularizer's head h (``kl_gauss``: VGAE, ``vmf``:
-  S-VGAE); z = sample(h) in training, mode(h) in evaluation; loss = recon + (lam/N) · kl(h).
-  With lam = 1 this is VGAE's weighting of the mean KL per node by 1/N;
+  S-VGAE); z = sample(h) in training, mode(h) in evaluation; loss = recon + (λ/N) · kl(h).
+  With λ = 1 (the default here) this is VGAE's weighting of the mean KL per node by 1/N;
 - weights: loss = recon + regularizer.weight_penalty(the two GCN layers).
 
 recon is the binary cross-entropy of the training edges plus that of as many uniformly drawn
@@ -24,7 +25,7 @@ the full graph. It depends only on the dataset and the seed (``split_sha`` recor
 regularizer is compared on the same splits. Metrics: AUC and AP (scikit-learn) on test and
 validation pairs, geometry of the node codes (``latent.``) and of the layers' weights.
 """
-import copy
+import itertools
 import hashlib
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ from ..geometry import describe, describe_layers
 from ..params import Param
 from ..registry import register_task
 from ..regularizers._base import CODES, POSTERIOR, WEIGHTS
-from ..training import check_finite
+from ..training import Training
 from ..weights import weight_layers
 from ._autoencoder import Autoencoder
 from ..datasets.planetoid import load_planetoid
@@ -107,67 +108,67 @@ class GraphLinkTask(PlanetoidTask):
     """(V)GAE link prediction on a Planetoid graph (``dataset`` is set by each registered task)."""
 
     supports = (CODES, POSTERIOR, WEIGHTS)
-    metrics = {"test_auc": "max", "test_ap": "max", "val_auc": "max", "val_ap": "max"}
+    metrics = ("test_auc", "test_ap", "val_auc", "val_ap")
+    term_defaults = {"lam": 1.0}  # the term is divided by N: λ = 1 is VGAE's KL weighting
 
-    d = Param(16, "latent dimension", check=lambda v: v >= 2, rule="d ≥ 2")
-    hidden = Param(32, "hidden units of the GCN encoder", check=lambda v: v >= 1, rule="≥ 1")
-    lam = Param(1.0, "weight λ of a latent or posterior regularizer, divided by the number of "
-                "nodes N (λ = 1: VGAE's KL weighting)", check=lambda v: v >= 0, rule="λ ≥ 0")
+    d = Param(16, "latent dimension", ge=2)
+    hidden = Param(32, "hidden units of the GCN encoder", ge=1)
     reg_nodes = Param(1024, "random nodes per step seen by a latent-code regularizer",
-                      check=lambda v: v >= 2, rule="≥ 2")
-    epochs = Param(200, "full-batch training epochs", check=lambda v: v >= 1, rule="≥ 1")
-    lr = Param(0.01, "Adam learning rate", check=lambda v: v > 0, rule="> 0")
+                      ge=2)
+    epochs = Param(200, "full-batch training epochs", ge=1)
+    lr = Param(0.01, "Adam learning rate", gt=0)
 
-    def run(self, regularizer, ctx):
-        from sklearn.metrics import average_precision_score, roc_auc_score
+    def setup(self, regularizer, target, ctx):
         from ..models.gcn import GCN
 
         torch.manual_seed(ctx.seed)
-        target = self.target_for(type(regularizer))
         data = load_planetoid(self.dataset, normalize=False)
-        n = data.num_nodes
-        split = split_edges(data.edge_index, n, ctx.seed)
-        known = pair_codes(split.train, n)
-        parts = {name: pairs.to(ctx.device) for name, pairs in vars(split).items()}
-        x = data.x.to(ctx.device)
+        self.n = n = data.num_nodes
+        self.split = split = split_edges(data.edge_index, n, ctx.seed)
+        self.known = pair_codes(split.train, n)
+        self.parts = {name: pairs.to(ctx.device) for name, pairs in vars(split).items()}
+        self.x = data.x.to(ctx.device)
+        self.target = target
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
         encoder = GCN(torch.cat([split.train, split.train.flip(0)], 1), data.num_features,
                       self.hidden, head)
         model = Autoencoder(encoder, InnerProduct(), regularizer, target).to(ctx.device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
-        generator = torch.Generator().manual_seed(ctx.seed)
-        best_auc, best_state = -1.0, None
-        for epoch in ctx.progress(range(self.epochs), desc=self.registered_name):
-            model.train()
-            z, h = model.encode(x, sample=True)
-            negatives = sample_non_edges(known, n, split.train.size(1), generator).to(ctx.device)
-            pos, neg = model.decoder(z, parts["train"]), model.decoder(z, negatives)
-            loss = (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
-                    + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))
-            if target == CODES:
-                nodes = torch.randperm(n, generator=generator)[:self.reg_nodes].to(ctx.device)
-                loss = loss + self.lam / n * regularizer(z[nodes])
-            elif target == POSTERIOR:
-                loss = loss + self.lam / n * regularizer.kl(h)
-            else:
-                loss = loss + regularizer.weight_penalty(weight_layers(model))
-            check_finite(loss, epoch, "epoch")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            val_auc = float(roc_auc_score(*link_scores(model, x, parts["val"], parts["val_neg"])))
-            ctx.report(epoch, {"val_auc": val_auc})
-            if val_auc > best_auc:
-                best_auc, best_state = val_auc, copy.deepcopy(model.state_dict())
-        model.load_state_dict(best_state)
+        self.generator = torch.Generator().manual_seed(ctx.seed)
+        return Training(model, torch.optim.Adam(model.parameters(), lr=self.lr),
+                        itertools.repeat(None), self.epochs, select="val_auc")
+
+    def term_scale(self, target):
+        return 1 / self.n if target in (CODES, POSTERIOR) else 1.0
+
+    def loss(self, model, batch):
+        """Cross-entropy of the training edges and as many fresh non-edges; codes of random nodes."""
+        z, h = model.encode(self.x, sample=True)
+        negatives = sample_non_edges(self.known, self.n, self.split.train.size(1), self.generator)
+        pos, neg = model.decoder(z, self.parts["train"]), model.decoder(z, negatives.to(self.x.device))
+        loss = (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
+                + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))
+        if self.target == CODES:
+            nodes = torch.randperm(self.n, generator=self.generator)[:self.reg_nodes]
+            return loss, {CODES: z[nodes.to(z.device)]}
+        return loss, {POSTERIOR: h}
+
+    def validate(self, model):
+        from sklearn.metrics import roc_auc_score
+        return {"val_auc": float(roc_auc_score(*self.scores(model, "val")))}
+
+    def scores(self, model, part: str):
+        return link_scores(model, self.x, self.parts[part], self.parts[f"{part}_neg"])
+
+    def evaluate(self, model, summary, ctx):
+        from sklearn.metrics import average_precision_score, roc_auc_score
         metrics = {}
         for part in ("test", "val"):
-            labels, scores = link_scores(model, x, parts[part], parts[f"{part}_neg"])
+            labels, scores = self.scores(model, part)
             metrics[f"{part}_auc"] = float(roc_auc_score(labels, scores))
             metrics[f"{part}_ap"] = float(average_precision_score(labels, scores))
         with torch.no_grad():
-            z = model.encode(x, sample=False)[0]
-        return {**metrics, "split_sha": split.sha(), "target": target,
+            z = model.encode(self.x, sample=False)[0]
+        return {**metrics, "split_sha": self.split.sha(),
                 **{f"latent.{k}": v for k, v in describe(z).items()},
                 **describe_layers(weight_layers(model))}
 

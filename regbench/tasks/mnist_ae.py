@@ -1,4 +1,5 @@
-"""``mnist_ae``: the eccentric paper's MNIST autoencoder (seed 000 §4 and appendix A.4).
+"""``mnist_ae``: the eccentric paper's MNIST autoencoder (§4 and appendix A.4 of Li & Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without explicit
+projection", IJCNN 2022, arXiv:2104.11610).
 
 MNIST padded to 32×32 (:mod:`regbench.datasets.mnist`), the paper's encoder and decoder
 (:mod:`regbench.models.ae_mnist`), latent dimension d (default 8). Defaults follow the paper: Adam
@@ -24,19 +25,18 @@ class MnistAE(AutoencoderTask):
     """The eccentric paper's conv autoencoder on MNIST padded to 32×32."""
 
     image_shape = (1, 32, 32)
-    metrics = {"test_mse": "min", "cov_trace_per_d": "target1", "eccentricity": "",
-               "knn_error_10": "min", "knn_error_100": "min", "knn_error_1000": "min",
-               "knn_error_10000": "min", "knn_error_60000": "min", "fcd": "min", "fcd_normal": "min",
-               "fid": "min", "fid_normal": "min", "angle_raw_deg": "min", "angle_aligned_deg": "min"}
+    metrics = ("test_mse", "cov_trace_per_d", "eccentricity", "knn_error_10", "knn_error_100",
+               "knn_error_1000", "knn_error_10000", "knn_error_60000", "fcd", "fcd_normal", "fid",
+               "fid_normal", "angle_raw_deg", "angle_aligned_deg")
 
     lr = default(AutoencoderTask.lr, 1e-4)
     epochs = default(AutoencoderTask.epochs, 1000)
     recon = default(AutoencoderTask.recon, "l2sq")
     gen_samples = default(AutoencoderTask.gen_samples, 10000)
     val_size = Param(0, "training images held out as a validation set (0: none, as the paper)",
-                     check=lambda v: 0 <= v < 60000, rule="0 ≤ val_size < 60000")
+                     ge=0, lt=60000)
     knn_repeats = Param(20, "random labelled subsets per size in the KNN protocol",
-                        check=lambda v: v >= 1, rule="≥ 1")
+                        ge=1)
 
     def check_data(self):
         mnist_files()

@@ -1,0 +1,152 @@
+"""Step time of the one training loop (``regbench.training.fit``) against the per-task loops it replaced.
+
+The old code is the ``regbench`` package of git revision ``--old`` (default 402c671, the last with
+a loop per task), exported to a temporary directory; the new one is this working tree's package as
+it is. Each measurement is one run in a fresh interpreter (``PYTHONPATH`` = one package or the
+other, ``torch.set_num_threads(1)``, CPU, the environment passed through) through
+``regbench.runner.prepare`` / ``execute``, default hyperparameters but the length and options
+that only evaluation reads (below); status ``ok`` required.
+Only training is timed, not data loading, set-up or evaluation: a global optimiser hook stamps the
+end of every optimiser step, so a gap between stamps is everything the loop does between two steps
+(batch, forward, the regularizer's term, backward, divergence check, optimiser step, and at an
+epoch's end validation, model selection and report). The gaps are averaged over windows of one
+epoch's steps (each window holds exactly one epoch's end) and a run's time per step is the lower
+quartile of its windows: load from other processes on a shared machine only ever adds time (it
+slowed the median window of a run by up to 2× here), while a cost of the loop itself is in every
+window. Both versions take the same steps.
+
+    sphere      eccentric, n=500, d=16, 300 full-batch steps
+    digits_ae   eccentric, 20 epochs of 13 minibatches of 100, validation after each (no alignment
+                codes or layer diagnostics, which are evaluation only)
+    cora_node   mhe on the weights, 50 full-batch epochs, validation and model selection after each
+
+Old and new alternate for ``--rounds`` rounds (the order flips every round); printed: the median
+ms per step of each, their ratio new / old (goal ≤ 1.02) and each side's median peak RSS of a
+worker (``ru_maxrss``: the interpreter, torch and the whole run). Cora needs
+``$REGBENCH_DATA/planetoid/Cora/raw/`` (``$REGBENCH_DATA`` defaults to ``../shared/data`` next to the
+repository); without it cora_node is skipped. A shared machine is noisy: read medians and ratios only.
+
+    python benchmarks/training_loop.py [--rounds 5] [--tasks sphere digits_ae cora_node] [--old 402c671]
+"""
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GOAL = 1.02
+# task: (regularizer, settings: the run's length and what leaves training alone)
+TASKS = {
+    "sphere": ("eccentric", {"n": 500, "d": 16, "steps": 300}),
+    "digits_ae": ("eccentric", {"epochs": 20, "align_samples": 0, "layer_geometry": False}),
+    "cora_node": ("mhe", {"epochs": 50}),
+}
+
+
+def export(rev: str, directory: str) -> Path:
+    """The ``regbench`` package of git revision ``rev``, extracted into ``directory``."""
+    archive = subprocess.run(["git", "archive", rev, "regbench"], cwd=REPO, check=True,
+                             capture_output=True).stdout
+    tarfile.open(fileobj=io.BytesIO(archive)).extractall(directory, filter="data")
+    return Path(directory)
+
+
+def worker(task: str) -> None:
+    """Time ``task`` with the ``regbench`` on the path; one JSON line on stdout."""
+    import resource
+
+    import torch
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    torch.set_num_threads(1)
+    import regbench
+    from regbench.runner import execute, prepare
+
+    reg, settings = TASKS[task]
+    stamps = []
+    register_optimizer_step_post_hook(lambda *_: stamps.append(time.perf_counter()))
+    record = execute(prepare(task, reg, settings, 0), device="cpu", quiet=True)
+    if record["status"] != "ok":
+        raise SystemExit(f"{task}: {record['status']}: {record['error']}")
+    # windows of one epoch's steps: each holds exactly one end of an epoch (validation and all)
+    window = len(stamps) // settings.get("epochs", len(stamps))
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    windows = [sum(gaps[i:i + window]) / window for i in range(0, len(gaps) - window + 1, window)]
+    per_step = statistics.quantiles(windows, n=4)[0]  # the lower quartile: load from others only adds
+    print(json.dumps({"ms_per_step": 1e3 * per_step, "steps": len(stamps),
+                      "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "package": str(Path(regbench.__file__).parent.parent)}))
+
+
+def measure(task: str, tree: Path) -> dict:
+    """One worker's result for ``task`` on the package in ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, __file__, "--worker", task], env=env, cwd=tree,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{task} on {tree}: worker failed\n{done.stderr[-3000:]}{done.stdout[-1000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(result["package"]).resolve() != tree.resolve():
+        raise SystemExit(f"{task}: the worker imported regbench from {result['package']}, not {tree}")
+    return result
+
+
+def cora_raw() -> Path:
+    """Where the workers look for Cora's raw files (as ``regbench.settings.data_dir``)."""
+    home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    data = os.environ.get("REGBENCH_DATA") or Path(home) / "regbench" / "data"
+    return Path(data).expanduser() / "planetoid" / "Cora" / "raw"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating old/new measurements")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--old", default="402c671", metavar="REV", help="git revision of the old loops")
+    parser.add_argument("--worker", choices=list(TASKS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker)
+    if not os.environ.get("REGBENCH_DATA") and (REPO.parent / "shared" / "data").is_dir():
+        os.environ["REGBENCH_DATA"] = str(REPO.parent / "shared" / "data")
+    tasks = list(args.tasks)
+    if "cora_node" in tasks and not cora_raw().is_dir():
+        print(f"cora_node skipped: no {cora_raw()}/ (set $REGBENCH_DATA)")
+        tasks.remove("cora_node")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as directory:
+        trees = {"old": export(args.old, directory), "new": REPO}
+        results = {(task, side): [] for task in tasks for side in trees}
+        for round_ in range(args.rounds):
+            for task in tasks:
+                for side in (("old", "new") if round_ % 2 == 0 else ("new", "old")):
+                    results[task, side].append(measure(task, trees[side]))
+    print(f"training step time, new loop (this tree) / old loops ({args.old}); CPU, 1 thread, "
+          f"medians of {args.rounds} alternating rounds, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}, {time.perf_counter() - started:.0f} s")
+    print(f"{'task':<11} {'steps':>9} {'old ms/step':>12} {'new ms/step':>12} {'ratio':>6} "
+          f"{'old RSS MiB':>12} {'new RSS MiB':>12}")
+    worst = 0.0
+    for task in tasks:
+        ms = {side: statistics.median(r["ms_per_step"] for r in results[task, side]) for side in trees}
+        rss = {side: statistics.median(r["maxrss_mib"] for r in results[task, side]) for side in trees}
+        steps = {r["steps"] for side in trees for r in results[task, side]}
+        if len(steps) != 1:
+            raise SystemExit(f"{task}: the versions took different numbers of steps: {sorted(steps)}")
+        ratio = ms["new"] / ms["old"]
+        worst = max(worst, ratio)
+        print(f"{task:<11} {steps.pop():>9} {ms['old']:>12.3f} {ms['new']:>12.3f} {ratio:>6.3f} "
+              f"{rss['old']:>12.0f} {rss['new']:>12.0f}")
+    print(f"goal: new / old ≤ {GOAL} on every task; worst {worst:.3f} "
+          f"({'met' if worst <= GOAL else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
