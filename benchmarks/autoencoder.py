@@ -1,20 +1,25 @@
 """Training throughput of the autoencoder tasks: the in-memory pipeline against a torchvision DataLoader.
 
-In-memory: the task's uint8 tensors on the device, minibatches by indexing (what ``regbench run``
-does). DataLoader: a plain ``torch.utils.data.DataLoader`` over torchvision datasets of the same
+In-memory: the task's uint8 tensors on the device, minibatches by indexing with a fresh permutation
+per epoch (``regbench.training.epochs``, as ``AutoencoderTask.setup`` feeds ``regbench run``).
+DataLoader: a plain ``torch.utils.data.DataLoader`` over torchvision datasets of the same
 files, decoded and transformed per item with PIL (MNIST: ``torchvision.datasets.MNIST`` on a copy
 of the ``.gz`` files in a temporary directory, ``Pad(2)``; CelebA: the training-split JPEGs with
-``CenterCrop(140)``, ``Resize(64, Lanczos)``). Both feed the same training step
-(``AutoencoderTask.train_epoch``, eccentric regularizer, batch 100) for ``--batches`` minibatches
-after one warm-up batch, alternately for ``--rounds`` rounds (medians reported, so that load from
-other processes hits both alike); images per second include data loading. ``--channels-last`` / ``--bf16``
-train with those options, after checking that they give the default fp32 losses within tolerance
-(2e-3 / 5e-2 relative) on the same batches from the same initial weights. Data from $REGBENCH_DATA.
+``CenterCrop(140)``, ``Resize(64, Lanczos)``). Both feed the same training steps: ``--batches``
+steps of the one training loop (``regbench.training.fit`` on ``AutoencoderTask.loss`` and the
+term of the eccentric regularizer on the codes with the task's λ; Adam, batch 100, the task's
+autocast and per-step loss check; no validation) after one warm-up step, each measurement on a
+fresh model from the same initial weights, alternately for ``--rounds`` rounds (medians reported,
+so that load from other processes hits both alike); images per second include data loading.
+``--channels-last`` / ``--bf16`` train with those options, after checking that they give the
+default fp32 losses within tolerance (2e-3 / 5e-2 relative): the task losses that the loop reports
+for 4 steps on one fixed batch from the same initial weights. Data from $REGBENCH_DATA.
 
     python benchmarks/autoencoder.py [--tasks mnist_ae celeba_ae] [--batches 20] [--rounds 3]
                                      [--device cpu] [--channels-last] [--bf16] [--workers 0]
 """
 import argparse
+import dataclasses
 import itertools
 import shutil
 import statistics
@@ -24,12 +29,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from regbench import create_regularizer, create_task
+from regbench import CODES, REGULARIZERS, create_task
 from regbench.datasets.celeba import celeba_folder, folder_index
 from regbench.datasets.mnist import mnist_files
 from regbench.tasks._base import RunContext
-from regbench.training import minibatches
-from timing import seconds
+from regbench.training import Term, Training, epochs, fit
+from timing import fit_seconds
 
 
 class CelebaFiles(Dataset):
@@ -68,30 +73,33 @@ def forever(loader):
         yield from loader
 
 
-def model_and_optimizer(task, device, seed=0):
+def training(task, batches, device, seed: int = 0) -> tuple[Training, Term]:
+    """What ``task.setup`` trains, fed ``batches``: a fresh model (seed ``seed``) under the eccentric
+    regularizer on its codes, Adam with the task's learning rate and weight decay, the task's
+    autocast; and the regularizer's term with the task's λ (as ``regbench run`` resolves it)."""
     torch.manual_seed(seed)
-    model = task.build(create_regularizer("eccentric").to(device), "codes", device)
-    return model, torch.optim.Adam(model.parameters(), lr=task.lr, weight_decay=task.weight_decay)
+    cls = REGULARIZERS.get("eccentric")
+    regularizer = cls(**cls.resolve({}, defaults=task.term_defaults)).to(device)
+    model = task.build(regularizer, CODES, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=task.lr, weight_decay=task.weight_decay)
+    return (Training(model, optimizer, batches, steps=1, autocast=task.autocast),
+            Term(regularizer, CODES, task.term_scale(CODES)))
 
 
 def images_per_second(task, batches, n: int, device) -> float:
-    model, optimizer = model_and_optimizer(task, device)
-    task.train_epoch(model, "codes", optimizer, itertools.islice(batches, 1), 0)  # warm-up
-    elapsed = seconds(lambda: task.train_epoch(model, "codes", optimizer, itertools.islice(batches, n), 0),
-                      device)
-    return n * task.batch_size / elapsed
+    run, term = training(task, batches, device)
+    fit_seconds(run, task.loss, term, 1, device)  # warm-up
+    return n * task.batch_size / fit_seconds(run, task.loss, term, n, device)
 
 
 def losses(task, x: torch.Tensor, device, steps: int = 3) -> list[float]:
-    """Losses on a fixed batch: at initialisation and after each of ``steps`` training steps on it."""
-    model, optimizer = model_and_optimizer(task, device)
+    """The task losses that the training loop reports for ``steps + 1`` steps on the fixed batch
+    ``x`` (each before its step's update), from the same initial weights."""
     out = []
-    for _ in range(steps + 1):
-        model.eval()
-        with torch.no_grad():
-            xb = task.prepare(x)
-            out.append(float(task.reconstruction_loss(model.decode(model.encode(xb, sample=False)[0]), xb)))
-        task.train_epoch(model, "codes", optimizer, [x], 0)
+    ctx = RunContext(seed=0, device=torch.device(device), quiet=True,
+                     report=lambda step, metrics: out.append(metrics["train_loss"]))
+    run, term = training(task, itertools.repeat(x), device)
+    fit(dataclasses.replace(run, steps=steps + 1), task.loss, term, ctx=ctx)
     return out
 
 
@@ -127,8 +135,7 @@ def main():
         print(f"{name} ({device}, options: {options or 'none'}, {args.batches} batches of {task.batch_size})")
         check_options(name, options, data.x_train[:task.batch_size], device)
         generator = torch.Generator().manual_seed(0)
-        in_memory = (data.x_train[b] for b in itertools.cycle(
-            minibatches(len(data.x_train), task.batch_size, generator, device)))
+        in_memory = (data.x_train[b] for b in epochs(len(data.x_train), task.batch_size, generator, device))
         with tempfile.TemporaryDirectory() as workdir:
             loader = DataLoader(torchvision_dataset(name, workdir), batch_size=task.batch_size, shuffle=True,
                                 num_workers=args.workers, pin_memory=device.type == "cuda")

@@ -1,7 +1,13 @@
-"""Wall-clock timing shared by the benchmarks: CUDA work is synchronised before and after."""
+"""Wall-clock timing shared by the benchmarks: CUDA work is synchronised before and after; and the
+time of a number of steps of the one training loop (:func:`regbench.training.fit`)."""
+from __future__ import annotations
+
+import dataclasses
 import time
 
 import torch
+
+from regbench.training import Term, Training, fit
 
 
 def seconds(work, device) -> float:
@@ -14,3 +20,13 @@ def seconds(work, device) -> float:
     if cuda:
         torch.cuda.synchronize()
     return time.perf_counter() - start
+
+
+def fit_seconds(training: Training, loss, term: Term | None, steps: int, device) -> float:
+    """Seconds of ``steps`` steps of :func:`~regbench.training.fit` on ``training``'s model,
+    optimiser, schedule and next ``steps`` batches, as one period (the loop's own work per step:
+    the batch, the loss under the training's autocast, the regularizer's term, backward, the
+    optimiser and schedule steps, and the loss read of ``check_every_step``; then one read of the
+    period's loss). No validation, model selection or progress display."""
+    part = dataclasses.replace(training, steps=steps, period=steps, select=None, patience=None)
+    return seconds(lambda: fit(part, loss, term), device)

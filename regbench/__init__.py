@@ -9,10 +9,13 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "errors": ["Diverged", "RegbenchError"],
     "params": ["Param"],
-    "registry": ["REGULARIZERS", "TASKS", "create_regularizer", "create_task", "load_plugin",
-                 "register_regularizer", "register_task"],
+    "registry": ["REGULARIZERS", "TARGETS", "TASKS", "create_regularizer", "create_task", "load_plugin",
+                 "register_regularizer", "register_target", "register_task"],
     "regularizers": ["CODES", "POSTERIOR", "WEIGHTS", "Regularizer", "WeightLayer"],
+    "targets": ["Target"],
     "tasks": ["RunContext", "Task"],
+    "training": ["Training", "epochs", "fit"],
+    "metrics.declared": ["declare"],
 }
 _MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -1,16 +1,19 @@
 """The one training loop of every task, and the regularizer's term in it.
 
 A task hands :func:`fit` a :class:`Training` (model, optimiser, an endless supply of batches, the
-number of steps and how they group into epochs) and its loss; the loop adds the regularizer's
-:class:`Term`, steps the optimiser and the learning-rate schedule, reads the loss once per
-``period`` (the divergence check: a non-finite loss raises :class:`~regbench.errors.Diverged`),
-validates, reports the validation metrics, keeps the model of the best validation value when
-asked (the direction is the metric's, :mod:`regbench.metrics.declared`), and shows progress.
+number of steps and how they group into epochs) and its loss; the loop runs the loss under the
+mixed precision asked for, adds the regularizer's :class:`Term`, steps the optimiser and the
+learning-rate schedule, reads the loss once per ``period`` (the divergence check: a non-finite loss
+raises :class:`~regbench.errors.Diverged`), validates, reports the validation metrics, keeps the
+model of the best validation value when asked (the direction is the metric's,
+:mod:`regbench.metrics.declared`) and stops early after ``patience`` epochs without a better one,
+shows progress, and times the training.
 """
 from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -32,15 +35,30 @@ class Training:
     unit: str = "epoch"  # what a period is called in messages; "step": name the step itself
     schedule: Any = None  # a learning-rate scheduler, stepped after every optimiser step
     select: str | None = None  # a validation metric whose best value picks the model kept
+    patience: int | None = None  # with select: stop after this many epochs without a better value
     check_every_step: bool = True  # also check each step's loss (a read per step)
+    autocast: str = "none"  # "bf16": the loss's forward passes under bfloat16 autocast
+
+
+def autocast_context(device_type: str, mode: str):
+    """The autocast context of ``mode`` (``"none"`` or ``"bf16"``) on ``device_type``."""
+    return torch.autocast(device_type, torch.bfloat16, enabled=mode == "bf16")
+
+
+def as_float32(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Floating tensors of a step's outputs in float32, for the regularizer's term."""
+    return {k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+            for k, v in outputs.items()}
 
 
 @dataclass
 class Summary:
-    """The end of a fit: the last period's mean task loss and term, and the term itself."""
+    """The end of a fit: the last period's mean task loss and term, the term, steps and seconds."""
     train_loss: float
     penalty: float
     term: "Term | None" = None
+    steps: int = 0
+    seconds: float = 0.0
 
 
 class Term:
@@ -66,15 +84,19 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
     """Train; returns the mean task loss and term of the last period.
 
     ``loss(model, batch)`` gives the task's loss and the outputs a term may act on (e.g.
-    ``{"codes": z}``); ``validate(model)`` gives validation metrics after each period."""
+    ``{"codes": z}``); ``validate(model)`` gives validation metrics after each period. Losses and
+    the term are computed in float32 whatever the autocast."""
     model, optimizer = training.model, training.optimizer
     device = next(model.parameters()).device
     totals, count = torch.zeros(2, device=device), 0
-    best, best_state = None, None
+    best, best_state, stale = None, None, 0
     steps = ctx.progress(range(training.steps), desc=desc) if ctx else range(training.steps)
+    started = time.perf_counter()
     model.train()
     for step in steps:
-        task_loss, outputs = loss(model, next(training.batches))
+        with autocast_context(device.type, training.autocast):
+            task_loss, outputs = loss(model, next(training.batches))
+        task_loss, outputs = task_loss.float(), as_float32(outputs)
         penalty = term(model, outputs) if term is not None else None
         total = task_loss if penalty is None else task_loss + penalty
         where = (step // training.period, training.unit) if training.unit == "epoch" else (step, "step")
@@ -102,10 +124,15 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
         if training.select is not None:
             value = metrics[training.select]
             if best is None or better(training.select, value, best):
-                best, best_state = value, copy.deepcopy(model.state_dict())
+                best, best_state, stale = value, copy.deepcopy(model.state_dict()), 0
+            else:
+                stale += 1
+            if training.patience is not None and stale >= training.patience:
+                break
+    seconds = time.perf_counter() - started
     if best_state is not None:
         model.load_state_dict(best_state)
-    return Summary(train_loss, mean_penalty, term)
+    return Summary(train_loss, mean_penalty, term, step + 1, seconds)
 
 
 def check_finite(loss: torch.Tensor, step: int, where: str = "step") -> float:

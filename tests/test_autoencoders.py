@@ -129,7 +129,8 @@ def trained_mse(**options) -> float:
     regularizer = create_regularizer("eccentric", lam=1e-3)
     model = task.build(regularizer, "codes", torch.device("cpu"))
     x = torch.randint(0, 256, (100, 1, 32, 32), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
-    fit(Training(model, torch.optim.Adam(model.parameters(), lr=1e-3), iter([x, x]), steps=2, period=2),
+    fit(Training(model, torch.optim.Adam(model.parameters(), lr=1e-3), iter([x, x]), steps=2, period=2,
+                 autocast=task.autocast),
         task.loss, Term(regularizer, "codes"))
     return task.evaluate_mse(model, x)
 

@@ -232,7 +232,8 @@ def step_losses(**options) -> list[float]:
     y = torch.randint(0, 100, (16,), generator=task.generator)
     losses = []
     ctx = RunContext(seed=0, quiet=True, report=lambda step, metrics: losses.append(metrics["train_loss"]))
-    fit(Training(model, optimizer, itertools.repeat((x, y)), steps=2, unit="step"), task.loss,
+    fit(Training(model, optimizer, itertools.repeat((x, y)), steps=2, unit="step",
+                 autocast=task.autocast), task.loss,
         Term(create_regularizer("mhe"), "weights"), ctx=ctx)
     return losses
 

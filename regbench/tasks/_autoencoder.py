@@ -49,7 +49,7 @@ from ..regularizers._base import CODES, POSTERIOR, WEIGHTS
 from ..training import Training, epochs, fixed_subset
 from ..weights import weight_layers
 from ._base import Task
-from ._speed import SpeedOptions, autocast_context
+from ._speed import SpeedOptions
 
 SUFFIX = {"fitted": "", "normal": "_normal"}  # the fitted Gaussian is Table 1's protocol: plain names
 FID_WEIGHTS_NOTE = ("FID skipped: no Inception weights; set fid_weights=PATH or $REGBENCH_FID_WEIGHTS "
@@ -78,24 +78,22 @@ def default(param: Param, value) -> Param:
 
 
 class Autoencoder(nn.Module):
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, regularizer, target: str,
-                 autocast: str = "none"):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, regularizer, target: str):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.regularizer = regularizer
         self.stochastic = target == POSTERIOR
-        self.autocast = autocast
 
     def network(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        with autocast_context(x.device.type, self.autocast):
-            return module(x).float()
+        return module(x).float()  # float32 under the training loop's autocast too
 
     def encode(self, x: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """(codes, encoder output); for a stochastic head the codes are sampled or the mode."""
         h = self.network(self.encoder, x)
         if not self.stochastic:
             return h, h
-        return (self.regularizer.sample(h) if sample else self.regularizer.mode(h)), h
+        with torch.autocast(h.device.type, enabled=False):  # the head's sampling in float32
+            return (self.regularizer.sample(h) if sample else self.regularizer.mode(h)), h
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.network(self.decoder, z)
@@ -174,7 +172,7 @@ class AutoencoderTask(SpeedOptions, Task):
 
     def build(self, regularizer, target: str, device) -> Autoencoder:
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
-        return self.place(Autoencoder(*self.networks(head), regularizer, target, self.autocast), device)
+        return self.place(Autoencoder(*self.networks(head), regularizer, target), device)
 
     def setup(self, regularizer, target, ctx):
         torch.manual_seed(ctx.seed)
@@ -190,7 +188,8 @@ class AutoencoderTask(SpeedOptions, Task):
         batches = (self.data.x_train[train[b]] for b in
                    epochs(len(train), self.batch_size, generator, ctx.device))
         per_epoch = -(-len(train) // self.batch_size)
-        return Training(model, optimizer, batches, self.epochs * per_epoch, period=per_epoch)
+        return Training(model, optimizer, batches, self.epochs * per_epoch, period=per_epoch,
+                        autocast=self.autocast)
 
     def loss(self, model, x):
         """Reconstruction loss of a batch (uint8 or float inputs on the device), and its codes or head."""

@@ -104,8 +104,8 @@ class Task(Configurable):
         training = self.setup(regularizer, target, ctx)
         term = Term(regularizer, target, self.term_scale(target) if target else 1.0)
         summary = fit(training, self.loss, term, self.validate, ctx, desc=self.registered_name)
-        return {**self.evaluate(training.model, summary, ctx),
-                **({"target": target} if target else {})}
+        return {**self.evaluate(training.model, summary, ctx), "train_steps": summary.steps,
+                "train_time_s": round(summary.seconds, 3), **({"target": target} if target else {})}
 
     def setup(self, regularizer: Regularizer, target: str | None, ctx: RunContext):
         """Load the data; return the :class:`~regbench.training.Training` to run."""

@@ -1,18 +1,14 @@
 """Memory-format and mixed-precision switches of the image tasks (off by default).
 
 ``channels_last`` stores images and convolution weights channels-last; ``autocast=bf16`` runs the
-networks' forward passes under bfloat16 autocast, with their outputs (and so the losses) in float32.
-Both change speed, not the recipe; each task tests its losses against the float32 default.
+training steps' forward passes under bfloat16 autocast (the training loop applies it; the networks'
+outputs, and so the losses, are float32; evaluation runs in float32). Both change speed, not the
+recipe; each task tests its losses against the float32 default.
 """
 import torch
 from torch import nn
 
 from ..params import Param
-
-
-def autocast_context(device_type: str, mode: str):
-    """The autocast context of ``mode`` (``"none"`` or ``"bf16"``) on ``device_type``."""
-    return torch.autocast(device_type, torch.bfloat16, enabled=mode == "bf16")
 
 
 class SpeedOptions:

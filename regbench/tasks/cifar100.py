@@ -37,7 +37,7 @@ from ..regularizers._base import WEIGHTS
 from ..training import Training, epochs, fixed_subset
 from ..weights import weight_layers
 from ._base import Task
-from ._speed import SpeedOptions, autocast_context
+from ._speed import SpeedOptions
 
 MILESTONES = (30 / 75, 50 / 75, 65 / 75)  # fractions of training where the learning rate drops ×0.1
 
@@ -71,6 +71,8 @@ class Cifar100Task(SpeedOptions, Task):
     eval_batch = positive(1000, "test images per forward pass")
     check_every = positive(500, "steps between reads of the loss (NaN check, intermediate report)")
     compile = Param(False, "torch.compile the network")
+    layer_geometry = Param(True, "geometry diagnostics of every layer's filters (the slow part of a "
+                           "short run on a CPU)")
 
     def network(self) -> nn.Module:
         raise NotImplementedError
@@ -93,9 +95,8 @@ class Cifar100Task(SpeedOptions, Task):
         return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones(self.iterations))
 
     def logits(self, forward, x: torch.Tensor) -> torch.Tensor:
-        """float32 logits of uint8 images, under the task's memory format and autocast."""
-        with autocast_context(x.device.type, self.autocast):
-            return forward(self.layout(x)).float()
+        """float32 logits of uint8 images in the task's memory format (under the loop's autocast)."""
+        return forward(self.layout(x)).float()
 
     def setup(self, regularizer, target, ctx):
         torch.manual_seed(ctx.seed)
@@ -110,7 +111,7 @@ class Cifar100Task(SpeedOptions, Task):
         batches = ((x[index], y[index]) for index in
                    epochs(len(x), self.batch_size, self.generator, ctx.device, drop_last=True))
         return Training(model, optimizer, batches, self.iterations, period=self.check_every,
-                        unit="step", schedule=schedule, check_every_step=False)
+                        unit="step", schedule=schedule, check_every_step=False, autocast=self.autocast)
 
     def loss(self, model, batch):
         """Label-smoothed cross-entropy of an (augmented) uint8 batch."""
@@ -131,7 +132,8 @@ class Cifar100Task(SpeedOptions, Task):
 
     def evaluate(self, model, summary, ctx):
         return {"test_error": self.test_error(model), "train_loss": summary.train_loss,
-                "penalty": summary.penalty, **describe_layers(weight_layers(model))}
+                "penalty": summary.penalty,
+                **(describe_layers(weight_layers(model)) if self.layer_geometry else {})}
 
 
 @register_task("cifar100_cnn9")

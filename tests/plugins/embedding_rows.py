@@ -21,13 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from regbench.metrics.declared import declare
-from regbench.params import Param
-from regbench.registry import register_regularizer, register_target, register_task
-from regbench.regularizers._base import Regularizer, WeightLayer
-from regbench.targets._base import Target
-from regbench.tasks._base import Task
-from regbench.training import Training, epochs
+from regbench import (Param, Regularizer, Target, Task, Training, WeightLayer, declare, epochs,
+                      register_regularizer, register_target, register_task)
 
 EMBEDDINGS = "embeddings"
 NORM_EPS = 1e-4
