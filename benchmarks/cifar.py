@@ -1,60 +1,76 @@
 """Training speed of the CIFAR-100 tasks: step rate under each weight regularizer, and the data pipeline.
 
-(a) Steps per second of CNN-9 and ResNet-18 (``Cifar100Task.train_step``: batched crop + flip,
-forward, label-smoothed cross-entropy, the regularizer's weight penalty, backward, SGD) with
-``none`` and with every weight regularizer, and each one's time per step as a ratio to ``none``.
-All in this one run: each regularizer trains its own copy of the network from the same weights,
-and the regularizers take turns within each of ``--repeats`` rounds (medians reported), so load
-from other processes hits them alike.
-(b) Images per second of the device pipeline (uint8 images on the device, a random batch,
-batched crop + flip, normalisation) against a torchvision ``DataLoader`` over the same images
-(PIL, ``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``, ``ToTensor``, ``Normalize``); the
-DataLoader side is skipped with a note when torchvision cannot be imported.
-Synthetic real-shaped data (50,000 random 32×32 images by default), no dataset needed. Defaults:
-CUDA when available, batch 128 on CUDA and 16 on the CPU.
+(a) Steps per second of CNN-9 and ResNet-18 with ``none`` and with every weight regularizer, and
+each one's time per step as a ratio to ``none``. A step is one of the one training loop
+(``regbench.training.fit``) on what the task sets up (``Cifar100Task.setup``, given the synthetic
+images instead of CIFAR-100's files): a batch by indexing, ``Cifar100Task.loss`` (batched crop +
+flip, forward, label-smoothed cross-entropy) under the task's autocast, the regularizer's weight
+penalty, backward, SGD and its learning-rate schedule; the loss is read once per ``--steps``
+steps, not validated. All in this one run: each regularizer trains its own copy of the network
+from the same weights, and the regularizers take turns within each of ``--repeats`` rounds
+(medians reported), so load from other processes hits them alike.
+(b) Images per second of the device pipeline (uint8 images on the device, a batch of a fresh
+permutation per epoch as the task's, batched crop + flip, normalisation) against a torchvision
+``DataLoader`` over the same images (PIL, ``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``,
+``ToTensor``, ``Normalize``); the DataLoader side is skipped with a note when torchvision cannot
+be imported. Synthetic real-shaped data (50,000 random 32×32 images by default), no dataset
+needed. Defaults: CUDA when available, batch 128 on CUDA and 16 on the CPU.
 
     python benchmarks/cifar.py [--device cpu|cuda] [--batch N] [--steps 3] [--repeats 3]
                                [--bf16] [--channels-last] [--threads N] [--workers 0]
 """
 import argparse
+import contextlib
 import statistics
+from unittest import mock
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from regbench import create_regularizer, create_task
+import regbench.tasks.cifar100
+from regbench import REGULARIZERS, create_task
 from regbench.datasets.augment import Normalize, random_crop_flip
 from regbench.datasets.cifar100 import MEAN, STD
-from timing import seconds
+from regbench.tasks._base import RunContext
+from regbench.training import Term, epochs
+from timing import fit_seconds, seconds
 
-REGULARIZERS = ["none", "orthogonal", "srip", "mhe", "mhs", "mhp", "r_mhp", "mhc", "mgd"]
+WEIGHT_REGULARIZERS = ["none", "orthogonal", "srip", "mhe", "mhs", "mhp", "r_mhp", "mhc", "mgd"]
 MODELS = {"cnn9": "cifar100_cnn9", "resnet18": "cifar100_resnet18"}
 
 
-def trainer(task, reg: str, x, y, device):
-    """``train(n)``: n training steps of a fresh network (seed 0) under ``reg``, after one warm-up."""
-    torch.manual_seed(0)
-    model = task.build(device)
-    optimizer, _ = task.optimizer(model)
-    regularizer = create_regularizer(reg).to(device)
-    generator = torch.Generator(device).manual_seed(0)
-    batches = task.batches(len(x), generator)
+@contextlib.contextmanager
+def synthetic(x, y):
+    """``Cifar100Task.setup`` loads the images ``x`` and labels ``y`` as its training set (and an
+    empty test set) instead of CIFAR-100's files."""
+    data = (x, y, x[:0], y[:0])
+    with mock.patch.object(regbench.tasks.cifar100, "load_cifar100", lambda: data):
+        yield
 
-    def train(n: int):
-        for _ in range(n):
-            index = next(batches)
-            task.train_step(model, model, optimizer, regularizer, x[index], y[index], generator)
+
+def trainer(task_name: str, options: dict, reg: str, x, y, device, args):
+    """``train(n)``: seconds of n training-loop steps of a fresh network (seed 0) under ``reg``, as
+    the task sets it up on ``x, y``, after one warm-up step."""
+    task = create_task(task_name, batch_size=args.batch, **options)
+    cls = REGULARIZERS.get(reg)
+    regularizer = cls(**cls.resolve({}, defaults=task.term_defaults)).to(device)
+    target = task.target_for(cls)
+    with synthetic(x, y):
+        training = task.setup(regularizer, target, RunContext(seed=0, device=device, quiet=True))
+    term = Term(regularizer, target, task.term_scale(target) if target else 1.0)
+
+    def train(n: int) -> float:
+        return fit_seconds(training, task.loss, term, n, device)
     train(1)
     return train
 
 
 def step_times(task_name: str, options: dict, x, y, device, args) -> dict[str, float]:
-    task = create_task(task_name, batch_size=args.batch, **options)
-    runs = {reg: trainer(task, reg, x, y, device) for reg in REGULARIZERS}
-    times = {reg: [] for reg in REGULARIZERS}
+    runs = {reg: trainer(task_name, options, reg, x, y, device, args) for reg in WEIGHT_REGULARIZERS}
+    times = {reg: [] for reg in WEIGHT_REGULARIZERS}
     for _ in range(args.repeats):
         for reg, train in runs.items():
-            times[reg].append(seconds(lambda: train(args.steps), device) / args.steps)
+            times[reg].append(train(args.steps) / args.steps)
     return {reg: statistics.median(t) for reg, t in times.items()}
 
 
@@ -92,9 +108,8 @@ def dataloader_batches(x, args, device):
 
 def pipeline(x, args, device):
     on_device = x.to(device)
-    task = create_task("cifar100_cnn9", batch_size=args.batch)
     generator = torch.Generator(device).manual_seed(0)
-    indices = task.batches(len(on_device), generator)
+    indices = epochs(len(on_device), args.batch, generator, device, drop_last=True)
     normalize = Normalize(MEAN, STD).to(device)
     device_batches = (normalize(random_crop_flip(on_device[i], 4, generator)) for i in indices)
     pipelines = {"device pipeline": device_batches}
@@ -137,7 +152,7 @@ def main():
           f"medians of {args.repeats} interleaved rounds of {args.steps} steps")
     print(f"(a) {'model':9s} {'regularizer':12s} {'steps/s':>9s} {'time vs none':>13s}")
     for short, task_name in MODELS.items():
-        times = step_times(task_name, options, x.to(device), y.to(device), device, args)
+        times = step_times(task_name, options, x, y, device, args)
         for reg, t in times.items():
             print(f"    {short:9s} {reg:12s} {1 / t:9.2f} {t / times['none']:13.2f}")
     print(f"(b) data pipeline, batches of {args.batch}, {args.pipeline_batches} batches × "

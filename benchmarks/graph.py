@@ -1,11 +1,13 @@
 """Seconds per training epoch of the graph tasks, and each regularizer's overhead over ``none``.
 
 For every graph task whose Planetoid files are present (``$REGBENCH_DATA``), every target it exposes
-and every regularizer acting on that target, the task runs ``--epochs`` epochs; an epoch's time is
-the gap between two of the task's per-epoch reports (training step and validation). Printed: the
-median, that of ``none`` run just before it on the same task (on weights for a posterior), and their
-ratio. All runs share this one process (on a busy machine, ``OMP_NUM_THREADS=1`` avoids the
-threads' contention):
+and every regularizer acting on that target (``target=`` set for one that acts on several; λ the
+task's default, resolved by ``regbench.runner.prepare`` as for ``regbench run``), the task runs
+``--epochs`` epochs through ``Task.run``, i.e. the one training loop (``regbench.training.fit``);
+an epoch's time is the gap between two of the loop's per-epoch reports (training step,
+validation and model selection). Printed: the median, that of ``none`` (no term) run just before
+it on the same task, and their ratio. All runs share this one process (on a busy machine,
+``OMP_NUM_THREADS=1`` avoids the threads' contention):
     python benchmarks/graph.py [--epochs 20] [--device cpu] [--tasks cora_node cora_link]
 """
 import argparse
@@ -14,18 +16,23 @@ import time
 
 import torch
 
-from regbench import REGULARIZERS, WEIGHTS, create_regularizer, create_task
+from regbench import REGULARIZERS, TASKS, create_task
 from regbench.errors import RegbenchError
+from regbench.runner import prepare
 from regbench.tasks._base import RunContext
 
-TASKS = ["cora_node", "citeseer_node", "pubmed_node", "cora_link", "citeseer_link", "pubmed_link"]
+GRAPH_TASKS = ["cora_node", "citeseer_node", "pubmed_node", "cora_link", "citeseer_link", "pubmed_link"]
 
 
-def seconds_per_epoch(task: str, reg: str, target: str, epochs: int, device: str) -> float:
+def seconds_per_epoch(task: str, reg: str, settings: dict, epochs: int, device: str) -> float:
+    """Median seconds between the loop's per-epoch reports of ``task`` under ``reg`` (hyperparameters
+    ``settings``, the rest as ``regbench run`` resolves them) for ``epochs`` epochs."""
     stamps = []
     ctx = RunContext(seed=0, device=torch.device(device), quiet=True,
                      report=lambda step, metrics: stamps.append(time.perf_counter()))
-    create_task(task, epochs=epochs, target=target).run(create_regularizer(reg).to(device), ctx)
+    config = prepare(task, reg, {**settings, "epochs": epochs}, 0)  # RegbenchError: no data files
+    regularizer = REGULARIZERS.get(reg)(**config.reg_params).to(device)
+    TASKS.get(task)(**config.task_params).run(regularizer, ctx)
     return statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
 
 
@@ -33,25 +40,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--tasks", nargs="+", default=TASKS)
+    parser.add_argument("--tasks", nargs="+", default=GRAPH_TASKS)
     args = parser.parse_args()
     print(f"{'task':<14} {'target':<10} {'regularizer':<12} {'s/epoch':>9} {'none':>9} "
           f"{'ratio':>6}")
     for task in args.tasks:
         try:
-            seconds_per_epoch(task, "none", WEIGHTS, 2, args.device)
+            seconds_per_epoch(task, "none", {}, 2, args.device)
         except RegbenchError as exc:  # a dataset that is not there
             print(f"{task:<14} skipped: {exc}")
             continue
         for target in create_task(task).supports:
-            base_target = target if target in REGULARIZERS.get("none").targets else WEIGHTS
             for name in REGULARIZERS.names():
-                if name == "none" or target not in REGULARIZERS.get(name).targets:
+                cls = REGULARIZERS.get(name)
+                if target not in cls.targets:  # none acts on nothing
                     continue
-                base = seconds_per_epoch(task, "none", base_target, args.epochs, args.device)
-                seconds = seconds_per_epoch(task, name, target, args.epochs, args.device)
+                settings = {"target": target} if "target" in cls.params() else {}
+                base = seconds_per_epoch(task, "none", {}, args.epochs, args.device)
+                seconds = seconds_per_epoch(task, name, settings, args.epochs, args.device)
                 print(f"{task:<14} {target:<10} {name:<12} {seconds:>9.4f} {base:>9.4f} "
                       f"{seconds / base:>6.2f}", flush=True)
+
 
 if __name__ == "__main__":
     main()

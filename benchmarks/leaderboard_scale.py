@@ -1,12 +1,13 @@
 """The leaderboard and the "is this run done?" look-up on a large store: this tree against a git
-revision (default ``HEAD``) that reads the v1 layout (``config_hash``, arrays inside the records).
+revision (default ``647b264``, the last that wrote the v1 layout) that reads the v1 layout
+(``config_hash``, arrays inside the records).
 
 A store of ``--records`` runs is generated twice, the same runs in both layouts: tasks ×
 regularizers × hyperparameters × ``--seeds`` seeds. Each (task, regularizer) takes its metrics
 from a committed record under ``results/`` (every scalar the run recorded: ints, floats, strings),
-perturbed per configuration and per seed. Hyperparameters vary over a grid per task: the task's
+perturbed per configuration and per seed. Hyperparameters vary over a grid per task: the term's
 λ (``lam``) and each regularizer's own (μ, σ², kernel, λ per layer), inside blocks of the task's
-learning rate × width (``d`` or ``hidden``) × epochs; ``none`` runs once per block (it ignores λ).
+learning rate × width (``d`` or ``hidden``) × epochs; ``none`` runs once per block (it has no λ).
 A ``--failed`` fraction of runs has a failed attempt recorded before its ``ok`` record.
 Non-scalar metrics (alignment codes, spectra, per-layer diagnostics, figure lists) are left out
 of both layouts: the current layout keeps them in artifact files that the leaderboard does not
@@ -24,7 +25,7 @@ Each measure runs in a fresh interpreter (wall time around the subprocess, peak 
 
 The goal is the leaderboard of 100,000 records in under 2 s and 500 MiB.
 
-    python benchmarks/leaderboard_scale.py [--records 100000] [--rounds 1] [--baseline HEAD]
+    python benchmarks/leaderboard_scale.py [--records 100000] [--rounds 1] [--baseline 647b264]
                                            [--keep DIR] [--profile]
 """
 import argparse
@@ -45,7 +46,7 @@ from pathlib import Path
 from regbench.identity import keys
 from regbench.runner import RunConfig
 from regbench.registry import TASKS
-from regbench.store._lines import encode
+from regbench.store._lines import RECORD_VERSION, encode
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL_SECONDS, GOAL_MIB = 2.0, 500
@@ -88,7 +89,7 @@ def templates() -> dict:
 
 def reg_grid(reg: str, base: dict, with_lam: bool) -> list[dict]:
     """The regularizer's hyperparameters to try, around the committed record's ``base``; with
-    the task's λ varied too (``with_lam``), the regularizer's own λ per layer stays."""
+    the term's λ varied too (``with_lam``), the weight regularizer's λ per layer stays."""
     def around(name, factors):
         return [base[name] * f for f in factors]
     if reg == "eccentric":
@@ -120,23 +121,25 @@ def blocks(base: dict):
 def configurations(found: dict):
     """(task, reg, task_params, reg_params) in the order a store accumulates them: round robin
     over the tasks, one block at a time; ``none`` first in its block, then every regularizer
-    × λ × its own grid."""
+    × λ (for those with one) × its own grid."""
     tasks = list(dict.fromkeys(task for task, _ in found))
     streams = []
     for task in tasks:
         regs = [reg for t, reg in found if t == task]
         regs.sort(key=lambda reg: reg != "none")
         base = found[task, regs[0]]["task_params"]
-        lams = [base["lam"] * m for m in MULTIPLIERS] if "lam" in base else [None]
+        lam = next((found[task, r]["reg_params"]["lam"] for r in regs
+                    if "lam" in found[task, r]["reg_params"]), None)
+        lams = [lam * m for m in MULTIPLIERS] if lam is not None else [None]
         streams.append(((task, regs, lams), blocks(base)))
     while True:
         for (task, regs, lams), stream in streams:
             block = next(stream)
             for reg in regs:
-                for lam in ([None] if reg == "none" else lams):
-                    task_params = block if lam is None else {**block, "lam": lam}
-                    for reg_params in reg_grid(reg, found[task, reg]["reg_params"], lams != [None]):
-                        yield task, reg, task_params, reg_params
+                own = found[task, reg]["reg_params"]
+                for lam in (lams if "lam" in own else [None]):  # λ is the regularizer's; none has none
+                    for reg_params in reg_grid(reg, own, lams != [None]):
+                        yield task, reg, block, reg_params if lam is None else {**reg_params, "lam": lam}
 
 
 def perturbed(metrics: dict, rng: random.Random, effect: float) -> dict:
@@ -195,7 +198,7 @@ def generate(count: int, seeds: int, failed: float, v1: Path, v2: Path) -> dict:
                         "artifacts": f"figures/{common['id']}" if template.get("artifacts") else None},
                         sort_keys=True) + "\n").encode())
                     run_key, config_key = keys(identity, seed)
-                    new.write(encode({**fields, **common, "record_version": 2, "run_key": run_key,
+                    new.write(encode({**fields, **common, "record_version": RECORD_VERSION, "run_key": run_key,
                                       "config_key": config_key, "data": common.get("data", {}),
                                       "artifacts": {}}))
                     written += 1
@@ -320,7 +323,7 @@ def main():
     parser.add_argument("--failed", type=float, default=0.01,
                         help="fraction of runs with a failed attempt recorded first")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--baseline", metavar="REV", default="HEAD",
+    parser.add_argument("--baseline", metavar="REV", default="647b264",
                         help="the git revision whose code reads the v1 store")
     parser.add_argument("--keep", metavar="DIR", help="write the stores and leaderboards here "
                                                        "(a new directory) and keep them")

@@ -27,7 +27,8 @@ and each side's median peak RSS of a worker (``ru_maxrss``: interpreter, torch a
 needs ``$REGBENCH_DATA/planetoid/Cora/raw/`` (``$REGBENCH_DATA`` defaults to ``../shared/data`` next
 to the repository when that exists); without it cora_node is skipped. About 4 minutes on 2 cores.
 
-    python benchmarks/training_loop.py [--rounds 5] [--tasks sphere digits_ae cora_node] [--old 402c671]
+    python benchmarks/training_loop.py [--rounds 5] [--tasks sphere digits_ae cora_node]
+                                       [--old 402c671] [-v]
 """
 import argparse
 import io
@@ -117,6 +118,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="alternating old/new measurements")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--old", default="402c671", metavar="REV", help="git revision of the old loops")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print every worker's result")
     parser.add_argument("--worker", choices=list(TASKS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -135,6 +137,10 @@ def main():
             for task in tasks:
                 for side in (("old", "new") if round_ % 2 == 0 else ("new", "old")):
                     results[task, side].append(measure(task, trees[side]))
+                    if args.verbose:
+                        r = results[task, side][-1]
+                        print(f"round {round_ + 1} {task:<10} {side}: {r['cpu_ms']:.3f} CPU ms/step, "
+                              f"{r['wall_ms']:.3f} wall ms/step, {r['maxrss_mib']:.0f} MiB", flush=True)
     print(f"training step time (CPU time of a 1-thread worker), new loop (this tree) / old loops "
           f"({args.old}); "
           f"medians of {args.rounds} alternating rounds, {os.cpu_count()} CPUs, load average "

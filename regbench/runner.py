@@ -82,6 +82,12 @@ def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, d
         elif not scope and name in task_names:
             raise RegbenchError(f"hyperparameter '{name}' exists for both the task and the "
                                 f"regularizer; write task.{name}= or reg.{name}=")
+        elif not scope and name in term_params() and name not in reg_names:
+            acts = f"acts on {', '.join(reg_cls.targets)}" if reg_cls.targets else "acts on nothing"
+            own = [n for n in reg_names if n.startswith("lam")]
+            raise RegbenchError(f"regularizer '{reg_cls.registered_name}' {acts}, so it has no {name} "
+                                f"(the weight of a term on {', '.join(term_params()[name])})"
+                                + (f"; its weights are {', '.join(own)}" if own else ""))
         elif name == "target" and not scope:
             acts = f"on {', '.join(reg_cls.targets)} only" if reg_cls.targets else "on nothing"
             raise RegbenchError(f"regularizer '{reg_cls.registered_name}' acts {acts}; target= "
@@ -93,6 +99,16 @@ def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, d
                 f"hyperparameter for task '{task_cls.registered_name}' and regularizer "
                 f"'{reg_cls.registered_name}'", key, known))
     return task_params, reg_params
+
+
+def term_params() -> dict[str, list[str]]:
+    """Each hyperparameter a target gives its regularizers (λ) → the targets that give it."""
+    from .registry import TARGETS
+    found: dict[str, list[str]] = {}
+    for target in TARGETS.names():
+        for name in TARGETS.get(target).params():
+            found.setdefault(name, []).append(target)
+    return found
 
 
 def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0,
@@ -122,12 +138,14 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
             results_dir: str | Path | None = None) -> dict:
     """Train ``config`` and return its run record (never raises for a failing trial).
 
-    ``report(step, metrics)`` receives the task's intermediate metrics, if given. Files the task
+    ``report(step, metrics)`` receives the task's intermediate metrics, if given. The record has
+    the run's wall time and the training loop's (``train_time_s``, ``None`` for a task of its own
+    loop or a run that failed before training). Files the task
     writes (figures) go to ``<results_dir>/figures/<record id>/`` (without ``results_dir``, none);
     the store lists them, and moves non-scalar metrics into an artifact file, when it appends."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    status, error, metrics, trace, data = "ok", None, {}, None, {}
+    status, error, metrics, trace, data, ctx = "ok", None, {}, None, {}, None
     record_id = uuid.uuid4().hex[:12]
     artifacts = Path(results_dir) / "figures" / record_id if results_dir else None
     try:
@@ -161,6 +179,7 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
         "traceback": trace,
         "started_at": started.isoformat(timespec="seconds"),
         "wall_time_s": round(time.perf_counter() - clock, 3),
+        "train_time_s": None if ctx is None or ctx.train_seconds is None else round(ctx.train_seconds, 3),
         "versions": versions(),
         "device": describe_device(device),
         "host": socket.gethostname(),

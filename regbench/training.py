@@ -11,6 +11,7 @@ shows progress, and times the training.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -42,7 +43,7 @@ class Training:
 
 def autocast_context(device_type: str, mode: str):
     """The autocast context of ``mode`` (``"none"`` or ``"bf16"``) on ``device_type``."""
-    return torch.autocast(device_type, torch.bfloat16, enabled=mode == "bf16")
+    return torch.autocast(device_type, torch.bfloat16) if mode == "bf16" else contextlib.nullcontext()
 
 
 def as_float32(outputs: dict[str, Any]) -> dict[str, Any]:
@@ -68,14 +69,13 @@ class Term:
         from .registry import TARGETS
         self.regularizer = regularizer
         self.target = None if target is None else TARGETS.create(target)
-        self.scale = scale
+        self.weight = None if target is None else scale * self.target.weight(regularizer)
 
     def __call__(self, model: nn.Module, outputs: dict[str, Any]) -> torch.Tensor | None:
         if self.target is None:
             return None
         penalty = self.target.penalty(self.regularizer, self.target.expose(model, outputs))
-        weight = self.scale * self.target.weight(self.regularizer)
-        return penalty if weight == 1 else weight * penalty
+        return penalty if self.weight == 1 else self.weight * penalty
 
 
 def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor, dict]],
@@ -83,12 +83,13 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
         ctx=None, desc: str = "") -> Summary:
     """Train; returns the mean task loss and term of the last period.
 
-    ``loss(model, batch)`` gives the task's loss and the outputs a term may act on (e.g.
-    ``{"codes": z}``); ``validate(model)`` gives validation metrics after each period. Losses and
-    the term are computed in float32 whatever the autocast."""
+    ``loss(model, batch)`` gives the task's loss (``None`` for a task whose only loss is the
+    regularizer's term) and the outputs a term may act on (e.g. ``{"codes": z}``);
+    ``validate(model)`` gives validation metrics after each period. Losses and the term are
+    computed in float32 whatever the autocast."""
     model, optimizer = training.model, training.optimizer
     device = next(model.parameters()).device
-    totals, count = torch.zeros(2, device=device), 0
+    loss_sum, penalty_sum, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
     best, best_state, stale = None, None, 0
     steps = ctx.progress(range(training.steps), desc=desc) if ctx else range(training.steps)
     started = time.perf_counter()
@@ -96,26 +97,29 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
     for step in steps:
         with autocast_context(device.type, training.autocast):
             task_loss, outputs = loss(model, next(training.batches))
-        task_loss, outputs = task_loss.float(), as_float32(outputs)
+        outputs = as_float32(outputs)
         penalty = term(model, outputs) if term is not None else None
-        total = task_loss if penalty is None else task_loss + penalty
+        parts = [part for part in (task_loss, penalty) if part is not None]
         where = (step // training.period, training.unit) if training.unit == "epoch" else (step, "step")
-        if training.check_every_step:
-            check_finite(total, *where)
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
+        if parts:
+            total = parts[0].float() if len(parts) == 1 else parts[0].float() + parts[1]
+            if training.check_every_step:
+                check_finite(total, *where)
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
         if training.schedule is not None:
             training.schedule.step()
-        totals[0] += task_loss.detach()
+        if task_loss is not None:
+            loss_sum += task_loss.detach()
         if penalty is not None:
-            totals[1] += penalty.detach()
+            penalty_sum += penalty.detach()
         count += 1
         if count < training.period and step < training.steps - 1:
             continue
-        check_finite(totals.sum(), *where)
-        train_loss, mean_penalty = (totals / count).tolist()
-        totals.zero_()
+        check_finite(loss_sum + penalty_sum, *where)
+        train_loss, mean_penalty = float(loss_sum) / count, float(penalty_sum) / count
+        loss_sum.zero_(), penalty_sum.zero_()
         count = 0
         metrics = validate(model) if validate is not None else {}
         model.train()

@@ -15,10 +15,24 @@ def store_dir(tmp_path, monkeypatch):
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """One intra-op torch thread for every test (restored at the end); ``run_cli`` gives the CLI
+    subprocesses one thread too. The tensors of the tests are small, and extra threads only add
+    contention on a busy machine: with a grid running beside the tests on 2 cores, two threads make
+    small blockwise pair sums and eigen-decompositions 5–30 times slower in CPU time."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def run_cli(*args, cwd=None, timeout=300):
-    """Run the real ``regbench`` command line in a subprocess; returns the CompletedProcess."""
+    """Run the real ``regbench`` command line in a subprocess; returns the CompletedProcess.
+    One intra-op thread unless ``$OMP_NUM_THREADS`` says otherwise (see ``one_thread``)."""
     return subprocess.run([sys.executable, "-m", "regbench", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=os.environ.copy())
+                          cwd=cwd, timeout=timeout, env={"OMP_NUM_THREADS": "1", **os.environ})
 
 
 def make_record(task, reg, seed, metrics, status="ok", **settings):

@@ -1,4 +1,5 @@
-"""Cross-run alignment angles (seed 000 §4.2) on synthetic codes."""
+"""Cross-run alignment angles (§4.2 of Li & Blair, "Eccentric Regularization: Minimizing Hyperspherical
+Energy without explicit projection", IJCNN 2022, arXiv:2104.11610) on synthetic codes."""
 import math
 
 import numpy as np

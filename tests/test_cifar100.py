@@ -53,14 +53,6 @@ def write_cifar(root, sizes=(("train", 64), ("test", 32))) -> dict:
     return written
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def cifar(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar")
@@ -247,6 +239,7 @@ def test_channels_last_and_bf16_autocast_match_float32():
     assert step_losses(autocast="bf16") == pytest.approx(reference, rel=1e-2)
 
 
+@pytest.mark.slow  # torch.compile's first compilation
 def test_compile_trains_like_eager(cifar, monkeypatch):
     """With the aot_eager backend (graph capture and compiled autograd, eager kernels): inductor's
     C++ code generation alone takes about a minute on two CPU cores."""

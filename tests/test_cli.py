@@ -15,6 +15,8 @@ from regbench.cli import main
     (["--reg", "eccentric", "--task", "sphere", "--set", "mu=0.5"], "mu=0.5 is out of range"),
     (["--reg", "eccentric", "--task", "digits_ae", "--set", "lam=-1"], "lam=-1.0 is out of range"),
     (["--reg", "eccentric", "--task", "digits_ae", "--set", "d=1"], "d=1 is out of range"),
+    (["--reg", "none", "--task", "digits_ae", "--set", "lam=1"], "'none' acts on nothing, so it has no lam"),
+    (["--reg", "srip", "--task", "sphere", "--set", "lam=1"], "its weights are lam_hidden, lam_final"),
     (["--reg", "eccentric", "--task", "sphere", "--set", "mu"], "--set expects key=value"),
     (["--plugin", "no_such_plugin_mod", "--reg", "none", "--task", "sphere"],
      "plugin module 'no_such_plugin_mod' not found"),
@@ -50,6 +52,7 @@ def test_list_shows_targets_hyperparameters_and_defaults():
     assert "digits_ae  [exposes: codes" in out and "lam = 0.001 unless set" in out
 
 
+@pytest.mark.slow  # four `regbench run` processes (≈ 40 s)
 def test_leaderboard_markdown_and_csv(store_dir, tmp_path):
     for seed in (0, 1):
         for reg in ("none", "eccentric"):

@@ -92,15 +92,6 @@ VENUE = re.compile(r"arXiv|NeurIPS|NIPS|ICML|ICLR|AISTATS|UAI|JMLR|ECAI|IJCNN|CV
                    r"IJCAI|KDD|TPAMI|Proc\.|Journal|Transactions")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small matrices: intra-op threads only add contention (slow on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---- structure-generic helpers: an example is a tensor or a list of WeightLayer ---------------
 
 def leaves(x) -> list[torch.Tensor]:

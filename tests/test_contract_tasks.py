@@ -16,7 +16,6 @@ import re
 import sys
 
 import pytest
-import torch
 
 from regbench.metrics.alignment import KEY as ALIGNMENT_CODES
 from regbench.metrics.declared import DIRECTIONS, METRICS
@@ -116,13 +115,9 @@ def run_and_check(task: str, reg: str, target: str | None, settings: dict | None
 
 @pytest.fixture(scope="module", autouse=True)
 def synthetic_data(tmp_path_factory):
-    """Synthetic datasets for the module; one thread (small networks, a shared 2-core machine:
-    MKL's threads slow the eigen-decompositions of the layer diagnostics tenfold under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    """Synthetic datasets for the module (one intra-op thread: conftest.py's ``one_thread``)."""
     with synthetic_environment(tmp_path_factory.mktemp("contract")) as data:
         yield data
-    torch.set_num_threads(threads)
 
 
 # ---- the tests --------------------------------------------------------------------------------

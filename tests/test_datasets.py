@@ -1,4 +1,5 @@
-"""Dataset loaders on tiny files the tests make, and on the real files of ../shared/data when present."""
+"""Dataset loaders on tiny files the tests make, and on the real files under $REGBENCH_DATA when present
+(marked ``data``)."""
 import gzip
 import hashlib
 import os
@@ -130,7 +131,8 @@ def test_celeba_absent_offline(dirs):
         celeba.load_celeba()
 
 
-@pytest.mark.skipif(not (SHARED / "MNIST" / "raw").is_dir(), reason="no real MNIST in ../shared/data")
+@pytest.mark.data
+@pytest.mark.skipif(not (SHARED / "MNIST" / "raw").is_dir(), reason="no real MNIST in $REGBENCH_DATA")
 def test_real_mnist(monkeypatch):
     monkeypatch.setenv("REGBENCH_DATA", str(SHARED))
     x, y, x_test, y_test = mnist.load_mnist()
@@ -139,7 +141,8 @@ def test_real_mnist(monkeypatch):
     assert y.bincount().tolist()[:3] == [5923, 6742, 5958] and len(y_test) == 10000
 
 
-@pytest.mark.skipif(not (SHARED / "celeba").is_dir(), reason="no real CelebA subset in ../shared/data")
+@pytest.mark.data
+@pytest.mark.skipif(not (SHARED / "celeba").is_dir(), reason="no real CelebA subset in $REGBENCH_DATA")
 def test_real_celeba_subset_index_and_images():
     folder = SHARED / "celeba"
     files, partition, attributes, names = celeba.folder_index(folder)

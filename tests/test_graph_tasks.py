@@ -1,4 +1,4 @@
-"""Graph tasks on the real Planetoid files (``../shared/data``, or ``$REGBENCH_DATA``; skipped
+"""Graph tasks on the real Planetoid files (under ``$REGBENCH_DATA``; marked ``data``, skipped
 without them): the GCN and GAE recipes reproduce, every regularizer sees the same edge split, and
 bad input fails clearly before training."""
 import hashlib
@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from regbench import create_regularizer, create_task
 from regbench.errors import RegbenchError
@@ -18,20 +17,22 @@ from regbench.tasks._base import RunContext
 DATA = Path(os.environ.get("REGBENCH_DATA")
             or Path(__file__).resolve().parents[2] / "shared" / "data")
 RAW = DATA / "planetoid"
-needs_cora = pytest.mark.skipif(not (RAW / "Cora" / "raw" / "ind.cora.graph").exists(),
-                                reason=f"Cora raw files not in {RAW / 'Cora' / 'raw'}")
+
+
+def needs_cora(test):
+    """The test reads the real Cora files: marked ``data``, skipped when they are absent."""
+    skip = pytest.mark.skipif(not (RAW / "Cora" / "raw" / "ind.cora.graph").exists(),
+                              reason=f"Cora raw files not in {RAW / 'Cora' / 'raw'}")
+    return pytest.mark.data(skip(test))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def planetoid_env(tmp_path_factory):
-    """The real data, one processed cache for the module, one thread (the graphs are small)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    """The real data and one processed cache for the module."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REGBENCH_DATA", str(DATA))
         patch.setenv("REGBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
         yield
-    torch.set_num_threads(threads)
 
 
 def run(task: str, reg: str, seed: int = 0, **params) -> dict:
@@ -96,8 +97,10 @@ def test_missing_raw_file_is_named(tmp_path, monkeypatch):
         run("cora_node", "none", epochs=1)
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not (RAW / "PubMed" / "raw" / "ind.pubmed.allx").exists(),
-                    reason="ind.pubmed.allx is absent (see ../shared/data/README.md §2)")
+                    reason=f"ind.pubmed.allx is not in {RAW / 'PubMed' / 'raw'} "
+                           "($REGBENCH_DATA/planetoid/PubMed/raw)")
 def test_pubmed_tasks_run():
     assert 0 <= run("pubmed_node", "none", epochs=2)["test_acc"] <= 1
     assert 0 <= run("pubmed_link", "eccentric", epochs=2)["test_auc"] <= 1

@@ -14,6 +14,8 @@ from regbench.cli import main
 from regbench.cluster import prepare_environment
 from regbench.store import ResultsStore
 
+pytestmark = pytest.mark.ray  # every test here starts Ray (a local instance or a loopback cluster)
+
 SPHERE = ["--task", "sphere", "--reg", "none,eccentric", "--set", "n=20", "steps=5", "--seeds", "2"]
 BAD_REGULARIZERS = """\
 from regbench import CODES, Regularizer, register_regularizer

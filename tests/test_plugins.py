@@ -72,14 +72,6 @@ def plugin():
         yield lambda module: stack.enter_context(plugin_loaded(module))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---- a new kind of target ---------------------------------------------------------------------
 
 def cli_record(results: Path, reg: str, *settings: str) -> dict:

@@ -1,4 +1,5 @@
-"""Eccentric regularizer and the bounded-memory pair sums (REFERENCE.md §1; seed 000 §2)."""
+"""Eccentric regularizer and the bounded-memory pair sums (§2 of Li & Blair, "Eccentric Regularization:
+Minimizing Hyperspherical Energy without explicit projection", IJCNN 2022, arXiv:2104.11610)."""
 import math
 import os
 import subprocess
@@ -80,7 +81,8 @@ def test_mu_at_most_half_rejected(mu):
 
 
 def theorem1_radius(d, mu):
-    """ρ at which seed 000 Theorem 1's stationarity expression equals 1/μ, with M = eccentric_m(μ, d)."""
+    """ρ at which the stationarity expression of Theorem 1 of Li & Blair (IJCNN 2022) equals 1/μ,
+    with M = eccentric_m(μ, d)."""
     m = eccentric_m(mu, d)
     gamma_ratio = math.exp(special.gammaln(d / 2) - special.gammaln((d - 1) / 2))
 
@@ -125,28 +127,18 @@ def largest_saved(name, n, d):
     return saved.largest
 
 
-FULL_SIZE = pytest.mark.skipif(not os.environ.get("REGBENCH_SLOW"),
-                               reason="full-size mmd_imq (≈ 15 s on one core); set REGBENCH_SLOW=1")
-
-
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: many small blockwise ops stall badly when cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+FULL_SIZE = pytest.mark.slow  # full-size mmd_imq (≈ 30 s each on one core)
 
 
 @pytest.mark.parametrize("name", ["eccentric", pytest.param("mmd_imq", marks=FULL_SIZE)])
-def test_saved_tensors_bounded_at_n_16384(name, one_thread):
+def test_saved_tensors_bounded_at_n_16384(name):
     """At n = 16384, d = 64 nothing larger than one block or the codes themselves is saved."""
     n, d = 16384, 64
     chunk = pairwise.CHUNK_PAIRS // n
     assert largest_saved(name, n, d) <= max(chunk, d) * n <= n * n // 256
 
 
-def test_saved_tensors_bounded_for_mmd_imq(monkeypatch, one_thread):
+def test_saved_tensors_bounded_for_mmd_imq(monkeypatch):
     """The same bound for mmd_imq at a smaller n, with blocks forced small."""
     n, d, chunk = 2048, 64, 64
     force_chunk(monkeypatch, chunk * n)

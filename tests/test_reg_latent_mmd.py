@@ -1,4 +1,6 @@
-"""mmd_imq (WAE) and coulomb (Coulomb AE): the shared MMD estimator of REFERENCE.md §1."""
+"""mmd_imq (WAE) and coulomb (Coulomb AE): the shared MMD estimator of Tolstikhin et al.,
+"Wasserstein Auto-Encoders", ICLR 2018, arXiv:1711.01558 (U-statistics within each sample, all pairs
+across), with the Coulomb kernel of Sansone et al., "Coulomb Autoencoders", ECAI 2020, arXiv:1802.03505."""
 import math
 
 import pytest

@@ -1,4 +1,6 @@
-"""kl_gauss (VAE) and vmf (S-VAE) posteriors, and the log-Bessel helper (REFERENCE.md §1; seed 003)."""
+"""kl_gauss (VAE: Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014, arXiv:1312.6114) and
+vmf (S-VAE: Davidson et al., "Hyperspherical Variational Auto-Encoders", UAI 2018, arXiv:1804.00891)
+posteriors, and the log-Bessel helper."""
 import math
 
 import pytest

@@ -23,7 +23,7 @@ def initial():
 @pytest.mark.parametrize("reg, settings", [
     ("mhe", {"target": "codes"}),
     ("mhe", {"target": "weights", "kernel": "s1"}),
-    ("mhs", {}), ("mhc", {"steps": 1200}), ("mgd", {}),
+    ("mhs", {}), pytest.param("mhc", {"steps": 1200}, marks=pytest.mark.slow), ("mgd", {}),
 ])
 def test_uniformity_regularizers_raise_min_angle_and_lower_energy(initial, reg, settings):
     m = metrics(reg, **settings)

@@ -20,7 +20,7 @@ from conftest import make_record
 from regbench.cli import main
 from regbench.errors import NotRecorded, RegbenchError
 from regbench.leaderboard import summary
-from regbench.store import ResultsStore, StoreWarning, artifacts
+from regbench.store import RECORD_VERSION, ResultsStore, StoreWarning, artifacts
 
 FORK = multiprocessing.get_context("fork")
 SPHERE = dict(n=20, steps=2)
@@ -189,8 +189,8 @@ DAMAGE = {
                        "not valid JSON (Unterminated string starting at column"),
     "control_character": (b'{"id": "x", "host": "v\tm\n',
                           "not valid JSON (Invalid control character at column 23)"),
-    "newer_record_version": (_record_line(record_version=3) + b"\n",
-                             "written by a newer regbench (record version 3"),
+    "newer_record_version": (_record_line(record_version=RECORD_VERSION + 1) + b"\n",
+                             f"written by a newer regbench (record version {RECORD_VERSION + 1}"),
     "v1_layout": (_v1_line() + b"\n", "a record of the v1 layout: convert the store with "
                                       "`regbench store migrate`"),
 }

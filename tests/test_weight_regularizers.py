@@ -1,4 +1,7 @@
-"""The weight regularizers of REFERENCE.md §2 (mhe, mhs, mhp, mhc, r_mhp, mgd, orthogonal, srip).
+"""The weight regularizers mhe (Liu et al., "Learning towards Minimum Hyperspherical Energy", NeurIPS 2018,
+arXiv:1805.09298); mhs, mhp, mhc, r_mhp, mgd and orthogonal (Liu et al., "Learning with Hyperspherical
+Uniformity", AISTATS 2021, arXiv:2103.01649); srip (Bansal et al., "Can We Gain More from Orthogonality
+Regularizations in Training Deep CNNs?", NeurIPS 2018, arXiv:1810.09102).
 
 Each is checked against an independent float64 computation with explicit loops, by gradcheck, at
 degenerate inputs, and for the geometric effect it claims when minimised alone.
@@ -22,15 +25,6 @@ MHE_KERNELS = ["s0", "s1", "s2", "a0", "a1", "a2"]
 CONFIGS = [("mhe", {"kernel": k}) for k in MHE_KERNELS] + [("mhe", {"half_space": True})] + [
     (name, {}) for name in NAMES[1:]]
 HALF_SPACE = {"mhe", "mhs", "mhp", "mhc", "mgd"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small matrices: intra-op threads only add contention (slow on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def ids(configs):
@@ -320,7 +314,7 @@ UNIFORMITY = [("mhe", {"kernel": k}) for k in MHE_KERNELS] + [
 
 @pytest.mark.parametrize("name,params", UNIFORMITY, ids=ids(UNIFORMITY))
 def test_uniformity_regularizers_spread_30_rows_in_r8(name, params):
-    # the pole games converge slowly ("inherently difficult to optimize", seed 002)
+    # the pole games converge slowly ("inherently difficult to optimize", Liu et al., AISTATS 2021)
     steps = 1000 if name == "mhc" else 300
     start, end = minimise(name, {**params, "lam_final": 1.0}, n=30, d=8, steps=steps)
     angle0, energy0 = min_angle_and_energy(start)
@@ -337,6 +331,6 @@ def test_orthogonality_regularizers_make_6_rows_in_r8_orthonormal(name):
 
 
 def test_r_mhp_drives_the_resultant_to_zero():
-    # not a uniformity objective by itself (seed 002): its claim is Σ w_i → 0
+    # not a uniformity objective by itself (Liu et al., AISTATS 2021): its claim is Σ w_i → 0
     start, end = minimise("r_mhp", {"lam_final": 1.0}, n=30, d=8, steps=300)
     assert float(end.sum(0).norm()) < 0.05 * float(start.sum(0).norm())

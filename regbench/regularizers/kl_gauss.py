@@ -20,7 +20,7 @@ LOGVAR_RANGE = (-30.0, 20.0)
 
 @register_regularizer("kl_gauss")
 class KlGauss(Regularizer):
-    """N(m, diag σ²) posterior, N(0, I) prior; the loss weight (β) is the task's ``lam``."""
+    """N(m, diag σ²) posterior, N(0, I) prior; its ``lam`` (β) weights the KL term."""
 
     targets = (POSTERIOR,)
 

@@ -10,7 +10,7 @@ coefficients are hidden 1 / final 10 for s0, s1, s2, a0 and hidden 0.1 / final 1
 they are the defaults of ``lam_hidden`` and ``lam_final`` for the chosen kernel (a value given
 explicitly is used as is). ``half_space`` uses ``[W; −W]`` on hidden layers (the authors'
 "half_mhe"). On codes: ``E_s`` of the codes projected the same way, without a coefficient (the
-task weights it with its own ``lam``). MHE is also the energy-based member of the family studied
+term's weight is its ``lam``). MHE is also the energy-based member of the family studied
 by Liu et al., "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649.
 """
 import torch

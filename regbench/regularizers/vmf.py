@@ -86,7 +86,7 @@ def kl_vmf_uniform(kappa: torch.Tensor, m: int) -> torch.Tensor:
 
 @register_regularizer("vmf")
 class Vmf(Regularizer):
-    """vMF posterior, uniform prior on S^{d−1}; the loss weight is the task's ``lam``."""
+    """vMF posterior, uniform prior on S^{d−1}; its ``lam`` weights the KL term."""
 
     targets = (POSTERIOR,)
     min_dim = 2

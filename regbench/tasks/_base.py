@@ -39,6 +39,7 @@ class RunContext:
     quiet: bool = False
     report: Callable[[int, dict], None] = lambda step, metrics: None
     artifacts_dir: Path | None = None
+    train_seconds: float | None = None  # set by the training loop: its wall time, for the record
 
     def progress(self, iterable: Iterable, total: int | None = None, desc: str = "") -> Iterable:
         return progress_bar(iterable, total=total, desc=desc, quiet=self.quiet)
@@ -104,8 +105,9 @@ class Task(Configurable):
         training = self.setup(regularizer, target, ctx)
         term = Term(regularizer, target, self.term_scale(target) if target else 1.0)
         summary = fit(training, self.loss, term, self.validate, ctx, desc=self.registered_name)
+        ctx.train_seconds = summary.seconds
         return {**self.evaluate(training.model, summary, ctx), "train_steps": summary.steps,
-                "train_time_s": round(summary.seconds, 3), **({"target": target} if target else {})}
+                **({"target": target} if target else {})}
 
     def setup(self, regularizer: Regularizer, target: str | None, ctx: RunContext):
         """Load the data; return the :class:`~regbench.training.Training` to run."""
