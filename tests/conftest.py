@@ -28,6 +28,22 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def registries_as_before():
+    """Regularizers, tasks, targets and metrics that a test registers are removed after it."""
+    from regbench.metrics.declared import METRICS
+    from regbench.registry import REGULARIZERS, TARGETS, TASKS
+    tables = [METRICS]
+    for registry in (REGULARIZERS, TASKS, TARGETS):
+        registry.load()
+        tables.append(registry._classes)
+    saved = [dict(table) for table in tables]
+    yield
+    for table, before in zip(tables, saved):
+        table.clear()
+        table.update(before)
+
+
 def run_cli(*args, cwd=None, timeout=300):
     """Run the real ``regbench`` command line in a subprocess; returns the CompletedProcess.
     One intra-op thread unless ``$OMP_NUM_THREADS`` says otherwise (see ``one_thread``)."""

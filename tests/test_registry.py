@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from regbench import CODES, Param, RegbenchError, Regularizer, create_regularizer, create_task
-from regbench.registry import REGULARIZERS, Registry
+from regbench.registry import REGULARIZERS, Registry, register_regularizer
 
 
 def test_unknown_name_lists_available_and_closest():
@@ -94,3 +94,12 @@ def test_the_installed_version_is_the_package_version():
 
     import regbench
     assert version("regbench") == regbench.__version__
+
+
+def test_a_class_registered_by_a_test_is_there_during_it():
+    register_regularizer("test_temporary")(type("Temporary", (Regularizer,), {}))
+    assert "test_temporary" in REGULARIZERS.names()
+
+
+def test_and_gone_after_it():  # conftest's registries_as_before, run in file order after the above
+    assert "test_temporary" not in REGULARIZERS.names()

@@ -7,7 +7,6 @@ from regbench import CODES, RegbenchError, Regularizer, register_regularizer
 from regbench.runner import execute, prepare
 
 
-@register_regularizer("test_nan_after_first")
 class NanRegularizer(Regularizer):
     """Finite on the first call, NaN afterwards (a diverging trial)."""
     targets = (CODES,)
@@ -18,12 +17,18 @@ class NanRegularizer(Regularizer):
         return z.sum() * (1.0 if NanRegularizer.calls == 1 else float("nan"))
 
 
-@register_regularizer("test_raises")
 class RaisingRegularizer(Regularizer):
     targets = (CODES,)
 
     def forward(self, z):
         raise RuntimeError("boom")
+
+
+@pytest.fixture(autouse=True)
+def failing_regularizers():
+    """Registered for each test (conftest removes them after it)."""
+    register_regularizer("test_nan_after_first")(NanRegularizer)
+    register_regularizer("test_raises")(RaisingRegularizer)
 
 
 def test_sphere_eccentric_reaches_radius_sqrt_d_and_minimum_loss():
