@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,9 +29,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(autouse=True)
-def registries_as_before():
-    """Regularizers, tasks, targets and metrics that a test registers are removed after it."""
+@contextlib.contextmanager
+def registries_restored():
+    """Regularizers, tasks, targets and metrics registered inside the block are removed after it."""
     from regbench.metrics.declared import METRICS
     from regbench.registry import REGULARIZERS, TARGETS, TASKS
     tables = [METRICS]
@@ -38,10 +39,19 @@ def registries_as_before():
         registry.load()
         tables.append(registry._classes)
     saved = [dict(table) for table in tables]
-    yield
-    for table, before in zip(tables, saved):
-        table.clear()
-        table.update(before)
+    try:
+        yield
+    finally:
+        for table, before in zip(tables, saved):
+            table.clear()
+            table.update(before)
+
+
+@pytest.fixture(autouse=True)
+def registries_as_before():
+    """What a test registers is removed after it."""
+    with registries_restored():
+        yield
 
 
 def run_cli(*args, cwd=None, timeout=300):

@@ -13,8 +13,7 @@ def growing_task():
     class Growing(Task):
         """A task whose next version gains a hyperparameter."""
         width = Param(4, "width", check=lambda v: v >= 1, rule="≥ 1")
-    yield Growing
-    del TASKS._classes["test_growing"]
+    yield Growing  # conftest removes it from the registry after the test
 
 
 def test_adding_a_parameter_with_a_default_keeps_every_key(growing_task):

@@ -33,7 +33,7 @@ from regbench.weights import weight_layers
 
 import test_contract_regularizers as reg_contract
 import test_contract_tasks as task_contract
-from conftest import run_cli
+from conftest import registries_restored, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDING_ROWS = "tests.plugins.embedding_rows"
@@ -46,9 +46,7 @@ DIGITS = {**task_contract.TINY["digits_ae"], "train_size": 100, "batch_size": 50
 def plugin_loaded(module: str):
     """``module`` imported (re-executed if it was imported before) while the block runs; then its
     classes and metrics are removed from the registries and the module is forgotten."""
-    before = [set(registry.names()) for registry in REGISTRIES]
-    metrics = set(METRICS)
-    with pytest.MonkeyPatch.context() as patch:
+    with registries_restored(), pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(ROOT))
         try:
             if module in sys.modules:
@@ -57,11 +55,6 @@ def plugin_loaded(module: str):
                 load_plugin(module)
             yield sys.modules[module]
         finally:
-            for registry, names in zip(REGISTRIES, before):
-                for name in set(registry.names()) - names:
-                    registry.unregister(name)
-            for name in set(METRICS) - metrics:
-                del METRICS[name]
             sys.modules.pop(module, None)
 
 

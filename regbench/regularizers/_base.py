@@ -39,7 +39,11 @@ class Regularizer(Configurable, nn.Module):
     kind = "regularizer"
     targets: tuple[str, ...] = (CODES,)
     min_dim = 1  # smallest latent dimension d the regularizer is defined for
-    inert = False  # True: adds no term (``none``)
+    inert = False  # acts on nothing, so adds no term (``none``): derived from ``targets``
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.inert = not cls.targets
 
     @classmethod
     def params(cls) -> dict[str, Param]:

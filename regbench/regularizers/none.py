@@ -8,4 +8,3 @@ class NoRegularizer(Regularizer):
     """No regularization: the task's loss alone."""
 
     targets = ()
-    inert = True
