@@ -1,15 +1,18 @@
-"""The ``regbench`` command line: ``run``, ``list``, ``grid``, ``leaderboard``."""
+"""The ``regbench`` command line: ``run``, ``list``, ``grid``, ``leaderboard``, ``report``."""
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import warnings
 from functools import partial
 from pathlib import Path
 
 from .errors import NotRecorded, RegbenchError
+from .interrupt import interruptible
 from .registry import REGULARIZERS, TASKS, load_plugin
+from .params import check_unique
 from .store import ResultsStore
 
 
@@ -19,7 +22,12 @@ def parse_settings(items: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise RegbenchError(f"--set expects key=value, got '{item}'")
-        settings[key.strip()] = value.strip()
+        settings.setdefault(key.strip(), []).append(value.strip())
+    twice = [f"{key} ({', '.join(values)})" for key, values in settings.items() if len(values) > 1]
+    if twice:
+        raise RegbenchError(f"--set gives {'; '.join(twice)}: give each key once")
+    settings = {key: values[0] for key, values in settings.items()}
+    check_unique(settings, "--set")
     return settings
 
 
@@ -104,12 +112,29 @@ def cmd_grid(args) -> int:
     else:
         raise RegbenchError("give a grid file, or --task and --reg for an inline grid")
     store = ResultsStore(args.results)
+    try:
+        if args.tune:
+            from .tuning import tune_grid
+            runs = tune_grid(grid, store, args.tune, args.samples, address=args.address,
+                             plugins=args.plugin, quiet=args.quiet, dry_run=args.dry_run)
+            return grid_summary(grid.name, runs, store) if runs else 0
+        return run_grid_trials(grid, store, args)
+    except KeyboardInterrupt:  # Ray is shut down by now; only whole records are in the store
+        print("\n" + interrupted(grid, store, args))
+        return 130
+
+
+def interrupted(grid, store: ResultsStore, args) -> str:
+    """What an interrupted grid leaves, and the command that goes on with it."""
+    again = ["regbench", *args.argv]
     if args.tune:
-        from .tuning import tune_grid
-        runs = tune_grid(grid, store, args.tune, args.samples, address=args.address,
-                         plugins=args.plugin, quiet=args.quiet, dry_run=args.dry_run)
-        return grid_summary(grid.name, runs, store) if runs else 0
-    return run_grid_trials(grid, store, args)
+        return f"Interrupted: the finished trials are recorded, none half-way. Run again: {shlex.join(again)}"
+    keys = {c.run_key for c in grid.trials()}
+    recorded = len(keys & set(store.outcomes()))
+    if recorded and not args.resume:
+        again.append("--resume")
+    return (f"Interrupted: {recorded} of {len(keys)} trials of grid {grid.name} recorded, none "
+            f"half-way. To go on: {shlex.join(again)}")
 
 
 def run_grid_trials(grid, store: ResultsStore, args) -> int:
@@ -188,6 +213,30 @@ def cmd_leaderboard(args) -> int:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text)
         print(f"Wrote {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import analyse, load_study, to_html, to_markdown
+    if args.study:
+        from .grid import load_grid
+        results = Path(args.results) if args.results else None
+        studies = []
+        for path in args.study:
+            grid = load_grid(path)
+            own = results / grid.name if results else None  # results/<study>/, else DIR itself
+            store = ResultsStore(own if own and (own / "records.jsonl").is_file() else results)
+            studies.append(load_study(store, grid))
+    else:
+        studies = [load_study(ResultsStore(args.results))]
+    fmt = args.format or ("md" if args.out and args.out.endswith(".md") else "html")
+    text = (to_markdown if fmt == "md" else to_html)(analyse(studies))
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(f"Wrote {args.out}")
     return 0
 
 
@@ -276,6 +325,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "numbers it names; --out X.md also writes X.csv")
     board.set_defaults(func=cmd_leaderboard)
 
+    report = sub.add_parser("report", parents=[common],
+                            help="one self-contained HTML page (or markdown): which regularizer "
+                                 "wins across tasks, and how sure we are")
+    report.add_argument("--study", action="append", metavar="GRID.toml",
+                        help="a study (repeatable): the grid's runs, in --results DIR/<name>/ when "
+                             "that holds a store, else in DIR; default: every run in DIR")
+    report.add_argument("--out", help="output file (default: stdout)")
+    report.add_argument("--format", choices=["html", "md"],
+                        help="default: md for an --out ending in .md, else html")
+    report.set_defaults(func=cmd_report)
+
     store = sub.add_parser("store", parents=[common], help="migrate, export or import records")
     store.add_argument("action", choices=["migrate", "export", "import"],
                        help="migrate: convert a store of an older layout (keeps records.v<N>.jsonl); "
@@ -293,6 +353,7 @@ def print_warning(message, category, *rest, **kwargs) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = print_warning
     try:
         args.plugin += vars(args).pop("after_plugin")  # --plugin accumulates
@@ -306,7 +367,12 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["REGBENCH_DATA"] = args.data_dir  # inherited by local workers
         for module in args.plugin:
             load_plugin(module)
-        return args.func(args)
+        with interruptible():
+            return args.func(args)
+    except KeyboardInterrupt:
+        print(f"\nregbench: interrupted; nothing of the {args.command} in progress was recorded",
+              file=sys.stderr)
+        return 130
     except RegbenchError as exc:
         print(f"regbench: error: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, NotRecorded) else 2

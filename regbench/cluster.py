@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from contextlib import contextmanager
 
 from .errors import RegbenchError
+from .interrupt import reclaim
 
 NO_USAGE_STATS = {"RAY_USAGE_STATS_ENABLED": "0"}
 
@@ -38,8 +40,19 @@ def prepare_environment(address: str | None) -> None:
     """Environment for the driver and the Ray processes it starts; before Ray is imported."""
     os.environ.update(NO_USAGE_STATS)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's compact status table
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C is regbench's (regbench.interrupt)
     if is_loopback(address):
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+
+@contextmanager
+def working_directory(path: str):
+    here = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(here)
 
 
 @contextmanager
@@ -52,17 +65,30 @@ def ray_session(address: str | None = None, quiet: bool = False, **local_options
     if ray.is_initialized():
         yield ray
         return
-    options = dict(logging_level="warning", log_to_driver=not quiet,
+    options = dict(logging_level="error" if quiet else "warning", log_to_driver=not quiet,
                    runtime_env={"env_vars": dict(NO_USAGE_STATS)})
     if is_loopback(address):
         options["_node_ip_address"] = "127.0.0.1"
+    if quiet:  # the driver prints the raylet's messages (a worker died, ...) even without log_to_driver
+        from ray._private import worker
+        worker.print_to_stdstream = lambda *args, **kwargs: None
     if address is None:
         options.update(include_dashboard=False, **local_options)
     elif not reachable(address):  # ray.init would retry for minutes
         raise RegbenchError(f"cannot reach a Ray cluster at {address} (start one with `ray start "
                             f"--head`, and give the address it prints)")
-    ray.init(address=address or "local", **options)  # "local": never attach to a cluster found here
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    # Ray puts the driver's working directory on its workers' sys.path, where a `matplotlib.py`
+    # lying there would shadow the library in every trial; Ray starts in an empty directory
+    # instead, which lives as long as its processes (plugins are imported from the working
+    # directory explicitly, see `load_plugin`)
+    with tempfile.TemporaryDirectory(prefix="regbench-ray-") as empty:
+        with working_directory(empty):
+            ray.init(address=address or "local", **options)  # "local": never attach to one found here
+        reclaim()  # Ctrl-C and SIGTERM stay regbench's
+        if address is None:  # processes of our own: ended even if this driver is killed
+            from .watchdog import start
+            start(os.getpid())
+        try:
+            yield ray
+        finally:
+            ray.shutdown()

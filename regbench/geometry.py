@@ -87,7 +87,8 @@ def describe(vectors: torch.Tensor, spectrum: bool = False) -> dict:
     gram = smaller_gram(z)
     out = {"norm_mean": float(norms.mean()), "norm_std": float(norms.std(unbiased=False)),
            "norm_mean_over_sqrt_d": float(norms.mean()) / math.sqrt(d),
-           **{f"energy_s{s}": float(hyperspherical_energy(unit, f"s{s}")) for s in (0, 1, 2)},
+           **{f"energy_s{s}": float(hyperspherical_energy(unit, f"s{s}", chunk=len(unit)))
+              for s in (0, 1, 2)},  # the dense sum, bit for bit as recorded before blocks existed
            "min_angle_deg": float(angles.min()), "mean_angle_deg": float(angles.mean()),
            "cov_trace": float(eig.sum()), "eccentricity": eccentricity(eig),
            "effective_rank": effective_rank(eig),

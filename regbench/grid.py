@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RegbenchError
-from .params import short
+from .params import check_unique, same_parameter, short
 from .registry import REGULARIZERS, TASKS
 from .runner import RunConfig, prepare
 
@@ -108,9 +108,11 @@ class Grid:
                   for k, v in self.params.items()}
         for key, value in normalize(params or {}).items():
             if isinstance(value, dict) and not is_range(value):
-                merged.setdefault(key, {}).update(value)
+                section = merged.setdefault(key, {})
+                for name, item in value.items():
+                    replace_key(section, name, item)
             else:
-                merged[key] = value
+                replace_key(merged, key, value)
         resources = {"cpu": self.resources["cpu"] if cpu is None else cpu,
                      "gpu": self.resources["gpu"] if gpu is None else gpu}
         return replace(self, tasks=tasks or self.tasks, params=merged, resources=resources,
@@ -134,7 +136,9 @@ class Grid:
         """Shared, then task-section, then regularizer-section values that this pair declares."""
         merged = {}
         for layer in (self.shared, self.sections.get(task, {}), self.sections.get(reg, {})):
-            merged.update({k: v for k, v in layer.items() if owners(k, [task], [reg])})
+            for key, value in layer.items():
+                if owners(key, [task], [reg]):
+                    replace_key(merged, key, value)
         return merged
 
     def check(self) -> None:
@@ -154,6 +158,9 @@ class Grid:
                 if declared and metric not in declared:
                     raise RegbenchError(f"{self.where('grid', 'metric')}: task '{task}' has no "
                                         f"metric '{metric}' (it has {', '.join(declared)})")
+        check_unique(self.shared, self.where("params"))
+        for name, section in self.sections.items():
+            check_unique(section, self.where(f"params.{name}"))
         for key, value in self.shared.items():
             if not owners(key, self.tasks, self.regularizers) and \
                     owners(key, TASKS.names(), REGULARIZERS.names()):
@@ -227,6 +234,14 @@ def owners(key: str, tasks: list[str], regs: list[str]) -> list[type]:
     classes = ([TASKS.get(t) for t in tasks] if scope != "reg" else []) + \
               ([REGULARIZERS.get(r) for r in regs] if scope != "task" else [])
     return [cls for cls in classes if name in cls.params()]
+
+
+def replace_key(settings: dict, key: str, value) -> None:
+    """``settings[key] = value``, dropping any other key for the same hyperparameter (a later
+    layer, or the command line, overrides ``lam`` with ``reg.lam``)."""
+    for other in [k for k in settings if same_parameter(k, key)]:
+        del settings[other]
+    settings[key] = value
 
 
 def is_range(value) -> bool:
@@ -304,7 +319,7 @@ def load_grid(path: str | Path) -> Grid:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RegbenchError(f"{path}: invalid TOML: {exc}") from None
+        raise RegbenchError(f"{path}: invalid TOML: {exc}{repeated_key(str(exc), text)}") from None
     where = Locator(path, text)
     _known(data, FILE_KEYS, where, None)
     head = _table(data, "grid", where)
@@ -325,6 +340,15 @@ def load_grid(path: str | Path) -> Grid:
     grid.tables = [_study_table(t, grid, path, where) for t in data.get("table", [])]
     grid.check()
     return grid
+
+
+def repeated_key(message: str, text: str) -> str:
+    """``; key 'lam' is given twice in one table`` for TOML's "Cannot overwrite a value" error."""
+    found = re.search(r"Cannot overwrite a value \(at line (\d+)", message)
+    if not found:
+        return ""
+    key = text.splitlines()[int(found[1]) - 1].partition("=")[0].strip()
+    return f"; key {key} is given twice in one table"
 
 
 def _study_table(spec, grid: Grid, path: Path, where: Locator) -> Table:

@@ -139,3 +139,20 @@ def unknown_name_message(what: str, name: str, available) -> str:
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"unknown {what} '{name}'{hint} available: {', '.join(names) or '(none)'}"
+
+
+def same_parameter(a: str, b: str) -> bool:
+    """Whether settings keys ``a`` and ``b`` name one hyperparameter (``lam`` and ``reg.lam``)."""
+    (scope_a, _, name_a), (scope_b, _, name_b) = a.rpartition("."), b.rpartition(".")
+    return name_a == name_b and (not scope_a or not scope_b or scope_a == scope_b)
+
+
+def check_unique(keys, where: str) -> None:
+    """``RegbenchError`` when two of ``keys`` set the same hyperparameter: which value counts
+    would otherwise depend on their order."""
+    keys = list(keys)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if same_parameter(a, b):
+                both = f"'{a}' twice" if a == b else f"both '{a}' and '{b}'"
+                raise RegbenchError(f"{where} sets {both}: give each hyperparameter once")

@@ -1,9 +1,48 @@
-"""Training progress bars: tqdm on a terminal, silent when piped or with ``--quiet``."""
+"""Training progress: on a terminal a tqdm bar with the estimated duration of the whole run from its
+first steps; elsewhere one line with that estimate after the first epoch; nothing with ``--quiet``."""
 import sys
 
 from tqdm.auto import tqdm
 
+NOTE_AFTER_S = 1.0  # a run counted in steps gives its estimate after this long (or its first period)
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed} of about {estimate}, {rate_fmt}]"
+UNITS = (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def duration(seconds: float) -> str:
+    """Seconds in words at any scale: ``0.8 s``, ``12 min``, ``3.4 h``, ``25 years``, ``3.2e+04 years``."""
+    unit, size = next(((unit, size) for unit, size in UNITS if seconds >= size), UNITS[-1])
+    value = seconds / size
+    number = f"{value:.1f}" if value < 10 else f"{value:.0f}" if value < 1e4 else f"{value:.1e}"
+    return f"{number} {unit}"
+
+
+class Bar(tqdm):
+    """A tqdm bar whose format may show ``{estimate}``: the duration of all its steps at the mean
+    rate so far."""
+
+    @property
+    def format_dict(self):
+        values = super().format_dict
+        n, total = values["n"], values["total"]
+        values["estimate"] = duration(values["elapsed"] * total / n) if n and total else "?"
+        return values
+
+
+def on_terminal() -> bool:
+    return sys.stderr.isatty()
+
 
 def progress_bar(iterable, total=None, desc="", quiet=False):
-    return tqdm(iterable, total=total, desc=desc, leave=False,
-                disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)
+    return Bar(iterable, total=total, desc=desc, leave=False, disable=quiet or not on_terminal(),
+               dynamic_ncols=True, bar_format=BAR_FORMAT)
+
+
+def first_estimate(done: int, total: int, unit: str, seconds: float, quiet: bool = False) -> None:
+    """When no bar shows (not on a terminal, not quiet): one line on stderr saying how long the first
+    ``done`` of ``total`` epochs or steps took, and how long the whole run would take."""
+    if quiet or on_terminal():
+        return
+    what = f"{unit} 1/{total}" if done == 1 else f"{unit}s 1–{done} of {total}"
+    print(f"{what} took {duration(seconds)}; the run would take about "
+          f"{duration(seconds * total / done)}", file=sys.stderr, flush=True)

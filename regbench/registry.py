@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import sys
 from typing import Any
 
@@ -96,10 +97,15 @@ def create_task(name: str, **hparams: Any):
     return TASKS.create(name, **hparams)
 
 
-def load_plugin(module: str) -> None:
-    """Import ``module`` (from the current directory too) so that its decorators register."""
-    if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")
+def load_plugin(module: str, directory: str | None = None) -> None:
+    """Import ``module`` so that its decorators register, from the installed packages or from
+    ``directory`` (the working directory by default). The directory is on ``sys.path`` only while
+    the plugin is imported: a file there (say ``matplotlib.py``) never shadows a library that
+    regbench imports later."""
+    directory = os.path.abspath(directory or os.getcwd())
+    added = directory not in sys.path
+    if added:
+        sys.path.insert(0, directory)
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -112,3 +118,6 @@ def load_plugin(module: str) -> None:
     except Exception as exc:
         raise RegbenchError(f"plugin module '{module}' failed to import: "
                             f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if added:
+            sys.path.remove(directory)

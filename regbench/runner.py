@@ -24,6 +24,7 @@ import torch
 from .errors import Diverged, RegbenchError
 from .git import git_commit
 from .identity import identity, keys
+from .params import check_unique
 from .registry import REGULARIZERS, TASKS
 from .store import RECORD_VERSION
 from .tasks._base import RunContext
@@ -71,6 +72,7 @@ class RunConfig:
 
 def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, dict]:
     """Route ``--set`` keys to the task or the regularizer (``task.x``/``reg.x`` disambiguate)."""
+    check_unique(settings, "the configuration")
     task_names, reg_names = task_cls.params(), reg_cls.params()
     task_params, reg_params = {}, {}
     for key, value in settings.items():
@@ -113,8 +115,9 @@ def term_params() -> dict[str, list[str]]:
 
 def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0,
             check_data: bool = True) -> RunConfig:
-    """Validate names, hyperparameters, compatibility and (``check_data``) the data files;
-    raises ``RegbenchError`` on bad input."""
+    """Validate names, hyperparameters, compatibility, the estimated memory (refused above
+    ``$REGBENCH_MEMORY_FRACTION``, default 0.9, of the available memory) and (``check_data``) the
+    data files; raises ``RegbenchError`` on bad input."""
     task_cls, reg_cls = TASKS.get(task), REGULARIZERS.get(reg)
     if not isinstance(seed, int) or seed < 0:
         raise RegbenchError(f"seed must be a non-negative integer, got {seed!r}")
@@ -123,6 +126,7 @@ def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: i
     resolved_reg = reg_cls.resolve(reg_params, defaults=task_cls.term_defaults)
     instance = task_cls(**resolved_task)
     instance.check_compatible(reg_cls, resolved_reg)
+    instance.check_memory(reg_cls, resolved_reg)
     if check_data:
         instance.check_data()
     return RunConfig(task, reg, resolved_task, resolved_reg, seed)
@@ -168,18 +172,29 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
     except Exception as exc:  # a crashed trial is recorded, not lost
         status, error = "failed", "".join(traceback.format_exception_only(type(exc), exc)).strip()
         trace = traceback.format_exc()[-2000:]
+    return make_record(config, device, status, error, record_id=record_id, metrics=metrics,
+                       data=data, trace=trace, started=started,
+                       wall_time_s=time.perf_counter() - clock,
+                       train_time_s=None if ctx is None else ctx.train_seconds)
+
+
+def make_record(config: RunConfig, device: str, status: str, error: str | None, *,
+                record_id: str | None = None, metrics: dict | None = None, data: dict | None = None,
+                trace: str | None = None, started: datetime | None = None, wall_time_s: float = 0.0,
+                train_time_s: float | None = None) -> dict:
+    """The run record of ``config``; also for a trial that ended without one (its worker died)."""
     return {
         "record_version": RECORD_VERSION,
-        "id": record_id,
+        "id": record_id or uuid.uuid4().hex[:12],
         **config.fields(),
-        "metrics": metrics,
-        "data": data,
+        "metrics": metrics or {},
+        "data": data or {},
         "status": status,
         "error": error,
         "traceback": trace,
-        "started_at": started.isoformat(timespec="seconds"),
-        "wall_time_s": round(time.perf_counter() - clock, 3),
-        "train_time_s": None if ctx is None or ctx.train_seconds is None else round(ctx.train_seconds, 3),
+        "started_at": (started or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "wall_time_s": round(wall_time_s, 3),
+        "train_time_s": None if train_time_s is None else round(train_time_s, 3),
         "versions": versions(),
         "device": describe_device(device),
         "host": socket.gethostname(),

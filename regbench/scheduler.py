@@ -10,6 +10,7 @@ inside :func:`regbench.cluster.ray_session`.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -23,7 +24,7 @@ from ray import tune
 from .errors import NotRecorded, RegbenchError
 from .grid import labels
 from .registry import load_plugin
-from .runner import RunConfig, execute, prepare
+from .runner import RunConfig, execute, make_record, prepare
 from .store import ResultsStore
 
 
@@ -33,10 +34,8 @@ def trainable(config: dict, plugins: list[str], cwd: str, resources: dict, requi
     the task writes go under ``results_dir``, on the worker's node)."""
     if os.path.isdir(cwd):  # same paths as the driver (and its plugins) where the node shares them
         os.chdir(cwd)
-        if cwd not in sys.path:
-            sys.path.insert(0, cwd)
     for module in plugins:
-        load_plugin(module)
+        load_plugin(module, cwd if os.path.isdir(cwd) else None)
     torch.set_num_threads(max(1, int(resources["cpu"])))
     trial = config["trial"]
     run = prepare(trial["task"], trial["reg"], trial["settings"], trial["seed"])
@@ -47,8 +46,10 @@ def trainable(config: dict, plugins: list[str], cwd: str, resources: dict, requi
 
     record = execute(run, device="cuda" if resources["gpu"] else "cpu", report=report,
                      results_dir=results_dir)
-    tune.report({**padding, **numeric(record["metrics"]), "outcome": record["status"],
-                 "record_json": json.dumps(record)})
+    # the final report carries the record, and of its metrics only the one Tune schedules on: Tune
+    # keeps every result, so the driver's memory per trial stays small
+    final = {k: v for k, v in numeric(record["metrics"]).items() if k in padding}
+    tune.report({**padding, **final, "outcome": record["status"], "record_json": json.dumps(record)})
 
 
 def numeric(metrics: dict) -> dict:
@@ -58,21 +59,46 @@ def numeric(metrics: dict) -> dict:
 
 class RecordWriter(tune.Callback):
     """Appends each trial's record to the store on the driver, once per Tune trial (a trial that
-    Tune restarts after losing its node reports again). A record that cannot be written is said
-    in one line and left out; the grid goes on and its summary counts the trial as not run."""
+    Tune restarts after losing its node reports again). A trial whose worker process died on
+    every try (killed, out of memory, a crash in native code) is recorded as ``failed`` with
+    Ray's reason, and said in one line. A record that cannot be written is said in one line and
+    left out; the grid goes on and its summary counts the trial as not run."""
 
-    def __init__(self, store: ResultsStore):
-        self.store = store
+    def __init__(self, store: ResultsStore, device: str):
+        self.store, self.device = store, device
         self.written: dict[str, dict] = {}
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "record_json" in result and trial.trial_id not in self.written:
-            record = json.loads(result["record_json"])
-            self.written[trial.trial_id] = record
-            try:
-                self.store.append(record)
-            except NotRecorded as exc:
-                print(f"regbench: error: {exc}", file=sys.stderr)
+            self.write(trial, json.loads(result["record_json"]))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        if trial.trial_id in self.written:
+            return
+        spec = trial.config["trial"]
+        error = f"the trial's worker process died: {reason(trial)}"
+        print(f"regbench: trial {spec['name']}: {error}", file=sys.stderr)
+        config = prepare(spec["task"], spec["reg"], spec["settings"], spec["seed"], check_data=False)
+        self.write(trial, make_record(config, self.device, "failed", error))
+
+    def write(self, trial, record: dict) -> None:
+        self.written[trial.trial_id] = record
+        try:
+            self.store.append(record)
+        except NotRecorded as exc:
+            print(f"regbench: error: {exc}", file=sys.stderr)
+
+
+def reason(trial) -> str:
+    """Ray's account of a trial's failure in one line (from the error file Tune writes on the
+    driver): the line that says why its actor died."""
+    try:
+        text = Path(trial.error_file).read_text()
+    except (OSError, TypeError):
+        text = ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or ["cause unknown"]
+    line = next((x for x in lines if "is dead because" in x or "died" in x), lines[-1])
+    return line.split(" Some common causes")[0][:300]
 
 
 def settings_of(config: RunConfig) -> dict:
@@ -90,7 +116,10 @@ def run_tune(param_space: dict, *, store: ResultsStore, name: str, resources: di
         if need > available.get(kind, 0):
             raise RegbenchError(f"each trial asks for {need:g} {kind} but the Ray cluster has "
                                 f"{available.get(kind, 0):g}: lower --{kind.lower()}")
-    writer = RecordWriter(store)
+    writer = RecordWriter(store, "cuda" if resources["gpu"] else "cpu")
+    if quiet:  # regbench's own lines only: Tune's tracebacks of a dead worker too
+        for logger in ("ray.tune", "ray.air", "ray.train"):
+            logging.getLogger(logger).setLevel(logging.CRITICAL)
     function = tune.with_parameters(trainable, plugins=list(plugins), cwd=os.getcwd(),
                                     resources=resources, required=[metric] if metric else [],
                                     results_dir=str(Path(store.directory).resolve()))

@@ -2,8 +2,9 @@
 
 A task hands :func:`fit` a :class:`Training` (model, optimiser, an endless supply of batches, the
 number of steps and how they group into epochs) and its loss; the loop runs the loss under the
-mixed precision asked for, adds the regularizer's :class:`Term`, steps the optimiser and the
-learning-rate schedule, reads the loss once per ``period`` (the divergence check: a non-finite loss
+mixed precision asked for, adds the regularizer's :class:`Term` (times the multiplier of the
+term's schedule at that step, when there is one: :func:`step_schedule`), steps the optimiser and
+the learning-rate schedule, reads the loss once per ``period`` (the divergence check: a non-finite loss
 raises :class:`~regbench.errors.Diverged`), validates, reports the validation metrics, keeps the
 model of the best validation value when asked (the direction is the metric's,
 :mod:`regbench.metrics.declared`) and stops early after ``patience`` epochs without a better one,
@@ -11,18 +12,20 @@ shows progress, and times the training.
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from .errors import Diverged
 from .metrics.declared import better
+from .progress import NOTE_AFTER_S
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Training:
     period: int = 1  # steps per epoch: loss check, validation and report after each
     unit: str = "epoch"  # what a period is called in messages; "step": name the step itself
     schedule: Any = None  # a learning-rate scheduler, stepped after every optimiser step
+    term_schedule: Callable[[int], float] | None = None  # step → multiplier of the term's weight
     select: str | None = None  # a validation metric whose best value picks the model kept
     patience: int | None = None  # with select: stop after this many epochs without a better value
     check_every_step: bool = True  # also check each step's loss (a read per step)
@@ -86,11 +90,12 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
     ``loss(model, batch)`` gives the task's loss (``None`` for a task whose only loss is the
     regularizer's term) and the outputs a term may act on (e.g. ``{"codes": z}``);
     ``validate(model)`` gives validation metrics after each period. Losses and the term are
-    computed in float32 whatever the autocast."""
+    computed in float32 whatever the autocast. With a ``term_schedule`` the term is multiplied by
+    its value at the step, and not computed where that is 0."""
     model, optimizer = training.model, training.optimizer
     device = next(model.parameters()).device
     loss_sum, penalty_sum, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
-    best, best_state, stale = None, None, 0
+    best, best_state, stale, estimated = None, None, 0, ctx is None
     steps = ctx.progress(range(training.steps), desc=desc) if ctx else range(training.steps)
     started = time.perf_counter()
     model.train()
@@ -98,7 +103,10 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
         with autocast_context(device.type, training.autocast):
             task_loss, outputs = loss(model, next(training.batches))
         outputs = as_float32(outputs)
-        penalty = term(model, outputs) if term is not None else None
+        factor = 1.0 if training.term_schedule is None else training.term_schedule(step)
+        penalty = term(model, outputs) if term is not None and factor != 0 else None
+        if penalty is not None and factor != 1:
+            penalty = factor * penalty
         parts = [part for part in (task_loss, penalty) if part is not None]
         where = (step // training.period, training.unit) if training.unit == "epoch" else (step, "step")
         if parts:
@@ -115,6 +123,13 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
         if penalty is not None:
             penalty_sum += penalty.detach()
         count += 1
+        if not estimated and step < training.steps - 1 and (count == training.period or (
+                training.unit == "step" and time.perf_counter() - started >= NOTE_AFTER_S)):
+            estimated = True
+            by_step = training.unit == "step"
+            ctx.estimate(step + 1 if by_step else 1,
+                         training.steps if by_step else math.ceil(training.steps / training.period),
+                         training.unit, time.perf_counter() - started)
         if count < training.period and step < training.steps - 1:
             continue
         check_finite(loss_sum + penalty_sum, *where)
@@ -137,6 +152,13 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
     if best_state is not None:
         model.load_state_dict(best_state)
     return Summary(train_loss, mean_penalty, term, step + 1, seconds)
+
+
+def step_schedule(steps: Sequence[int], factors: Sequence[float]) -> Callable[[int], float]:
+    """A piecewise-constant multiplier of the step: 1 before ``steps[0]``, ``factors[i]`` from
+    step ``steps[i]`` on (``steps`` ascending)."""
+    values = [1.0, *factors]
+    return lambda step: values[bisect.bisect_right(steps, step)]
 
 
 def check_finite(loss: torch.Tensor, step: int, where: str = "step") -> float:

@@ -111,7 +111,7 @@ def test_committed_baselines_name_registered_tasks_metrics_and_hyperparameters(p
     for line, row in enumerate(rows.itertuples(), 2):
         where = f"{path.name}:{line}"
         if row.task not in tasks or row.reg in REFERENCES:
-            continue  # cifar100_cnn is deliberately not a task; references have no regularizer
+            continue  # references have no regularizer
         task = TASKS.get(row.task)
         task_params = task.params()
         reg_params = REGULARIZERS.get(row.reg).params()

@@ -71,6 +71,7 @@ INVARIANCES: dict[str, dict[str, tuple[str, ...]]] = {
     "mmd_imq": {"codes": ("rotation_with_prior",)},
     # cosines between normalised rows
     "mhe": {"codes": ("rotation",), "weights": ("rotation",)},
+    "uniformity": {"codes": ("rotation",)},
     "mhs": {"weights": ("rotation",)},
     "mgd": {"weights": ("rotation",)},
     # ‖G − I‖ with G = Wᵀ W (n > d) or W Wᵀ: Qᵀ G Q, and D W with D = diag(±1) leaves Wᵀ W alone
@@ -322,3 +323,26 @@ def test_module_docstring_cites_a_paper(name):
     doc = sys.modules[REGULARIZERS.get(name).__module__].__doc__ or ""
     assert YEAR.search(doc) and VENUE.search(doc), \
         f"the module of regularizer '{name}' does not cite its paper (a year and arXiv or a venue)"
+
+
+CODE_CASES = [name for name, target in CASES if target == "codes"]
+
+
+@pytest.mark.parametrize("name", CODE_CASES)
+def test_codes_memory_is_bounded_by_one_block_of_pairs(name, monkeypatch):
+    """Forward + backward on n codes with 64-row blocks of pairs saves no tensor larger than one
+    block (64 × n) or the codes: pairwise terms never hold an n × n matrix."""
+    from regbench.regularizers import _pairwise
+    n, d, chunk = 2048, 16, 64
+    monkeypatch.setattr(_pairwise, "CHUNK_PAIRS", chunk * n)
+    largest = 0
+
+    def pack(tensor):
+        nonlocal largest
+        largest = max(largest, tensor.numel())
+        return tensor
+
+    z = torch.randn(n, d, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        make(name)(z).backward()
+    assert torch.isfinite(z.grad).all() and largest <= max(chunk, d) * n

@@ -2,11 +2,13 @@
 without them): the GCN and GAE recipes reproduce, every regularizer sees the same edge split, and
 bad input fails clearly before training."""
 import hashlib
+import math
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from regbench import create_regularizer, create_task
 from regbench.errors import RegbenchError
@@ -84,6 +86,44 @@ def test_mhe_on_gcn_weights_trains_and_the_record_has_the_raw_files_checksums():
 def test_posterior_heads_train_on_cora_links(reg):
     metrics = run("cora_link", reg, epochs=5)
     assert metrics["target"] == "posterior" and 0 <= metrics["test_auc"] <= 1
+
+
+@needs_cora
+@needs_regularizer("vmf")
+def test_svgae_with_the_full_adjacency_loss_and_g_cor_trains_on_cora_links():
+    metrics = run("cora_link", "vmf", epochs=3, recon="full")
+    assert 0 <= metrics["test_auc"] <= 1
+    ctx = RunContext(seed=0, quiet=True)
+    corrected = create_task("cora_link", epochs=3).run(create_regularizer("vmf", g_cor=True), ctx)
+    assert 0 <= corrected["test_auc"] <= 1
+
+
+def test_full_adjacency_loss_matches_gae_by_loops():
+    """tkipf/gae's loss: norm · mean over all N² entries of A + I of the weighted cross-entropy,
+    pos_weight = (N² − ΣA)/ΣA, norm = N²/(2(N² − ΣA)); a node's share is every entry in its row or
+    column (float64 loops)."""
+    n = 5
+    task = create_task("cora_link", recon="full")
+    task.n = n
+    task.adjacency = torch.eye(n, dtype=torch.float64)
+    for i, j in [(0, 1), (1, 2), (3, 4)]:
+        task.adjacency[i, j] = task.adjacency[j, i] = 1
+    z = torch.randn(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    loss, shares = task.full_loss(z)
+    a = task.adjacency.tolist()
+    edges = sum(map(sum, a))
+    pos_weight, norm = (n * n - edges) / edges, n * n / (2 * (n * n - edges))
+    term = [[norm / n ** 2 * -(pos_weight * a[i][j] * math.log(sigmoid(z[i] @ z[j]))
+                               + (1 - a[i][j]) * math.log(1 - sigmoid(z[i] @ z[j])))
+             for j in range(n)] for i in range(n)]
+    assert loss.item() == pytest.approx(sum(map(sum, term)), rel=1e-12)
+    expected = [sum(term[i][j] for i in range(n) for j in range(n) if node in (i, j))
+                for node in range(n)]
+    assert shares().tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def sigmoid(x: torch.Tensor) -> float:
+    return 1 / (1 + math.exp(-float(x)))
 
 
 @needs_cora

@@ -102,8 +102,8 @@ def test_embedded_studies_validate(path):
     (without the datasets, which need not be here)."""
     grid = load_grid(path)
     assert grid.trials(check_data=False) and grid.tables
-    if grid.name == "digits_latent":  # 6 regularizers × 2 λ × 5 seeds, and none (no λ) × 5 seeds
-        assert len(grid.trials(check_data=False)) == 65
+    if grid.name == "digits_latent":  # 10 regularizers × 2 λ × 5 seeds, and none (no λ) × 5 seeds
+        assert len(grid.trials(check_data=False)) == 105
 
 
 def test_tuning_needs_a_validation_metric():

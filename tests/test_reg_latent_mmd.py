@@ -9,6 +9,8 @@ import torch
 import regbench
 from regbench import RegbenchError
 from regbench.regularizers import _pairwise as pairwise
+from regbench.regularizers.coulomb import kernel as coulomb_kernel
+from regbench.regularizers.coulomb import kernel_derivative as coulomb_derivative
 
 
 def mmd_loops(q, p, kernel):
@@ -33,7 +35,9 @@ CASES = [  # name, hyperparameters, reference kernel for d = 3
     ("mmd_imq", {}, imq(3, 1.0)),
     ("mmd_imq", {"sigma2": 2.5}, imq(3, 2.5)),
     ("coulomb", {}, coulomb(3, 1.0)),
+    ("coulomb", {"h": 0.0, "eps": 0.5}, coulomb(3, 0.5)),  # h = d
     ("coulomb", {"h": 5.5, "eps": 0.1}, coulomb(5.5, 0.1)),
+    ("coulomb", {"h": 64.0, "eps": 1e-3}, coulomb(64, 1e-3)),
 ]
 
 
@@ -84,9 +88,10 @@ def test_finite_at_coincident_tiny_and_huge_codes(name, hparams, d, pairs, monke
 
 
 @pytest.mark.parametrize("name", ["mmd_imq", "coulomb"])
-def test_near_zero_for_the_prior_and_positive_for_a_shift(name):
+@pytest.mark.parametrize("d", [4, 64])
+def test_near_zero_for_the_prior_and_positive_for_a_shift(name, d):
     torch.manual_seed(3)
-    n, d, repeats = 128, 4, 30
+    n, repeats = 128, 30
     reg = regbench.create_regularizer(name)
     null = torch.stack([reg(torch.randn(n, d)) for _ in range(repeats)])
     shifted = torch.stack([reg(torch.randn(n, d) + 2) for _ in range(repeats)])
@@ -108,7 +113,55 @@ def test_coulomb_bad_hyperparameters_rejected(hparams):
         regbench.create_regularizer("coulomb", **hparams)
 
 
-def test_coulomb_default_h_needs_d_above_2():
+def test_coulomb_h_0_means_the_dimension():
     with pytest.raises(ValueError, match="h > 2"):
-        regbench.create_regularizer("coulomb")(torch.randn(5, 2))
-    assert torch.isfinite(regbench.create_regularizer("coulomb", h=3.0)(torch.randn(5, 2)))
+        regbench.create_regularizer("coulomb", h=0.0)(torch.randn(5, 2))
+    q, p = torch.randn(6, 5, dtype=torch.float64), torch.randn(6, 5, dtype=torch.float64)
+    by_dimension, by_value = (regbench.create_regularizer("coulomb", h=h)(q, p) for h in (0.0, 5.0))
+    assert by_dimension.item() == pytest.approx(by_value.item(), rel=1e-14)
+
+
+@pytest.mark.parametrize("pairs", [None, 64 * 16])  # plain path, then blocks of 16 rows
+@pytest.mark.parametrize("shift", [0.0, 0.5])
+def test_coulomb_default_acts_in_float32_at_d_64(shift, pairs, monkeypatch):
+    """With h = d = 64 the kernel is ~1e-66 at these distances: value and gradient were 0 in float32."""
+    if pairs:
+        monkeypatch.setattr(pairwise, "CHUNK_PAIRS", pairs)
+    torch.manual_seed(5)
+    q, p = torch.randn(64, 64) + shift, torch.randn(64, 64)
+    reg = regbench.create_regularizer("coulomb")
+    values, grads = [], []
+    for dtype in (torch.float32, torch.float64):
+        z = q.to(dtype).requires_grad_()
+        values.append(reg(z, p.to(dtype)))
+        grads.append(torch.autograd.grad(values[-1], z)[0])
+    assert torch.isfinite(values[0]) and values[0] != 0
+    assert torch.isfinite(grads[0]).all() and (grads[0] != 0).all()
+    assert values[0].item() == pytest.approx(values[1].item(), rel=1e-3)
+    torch.testing.assert_close(grads[0].double(), grads[1], rtol=1e-3,
+                               atol=1e-4 * grads[1].abs().max().item())
+    assert torch.isfinite(torch.autograd.grad(reg(q.requires_grad_()), q)[0]).all()  # fresh prior sample
+
+
+@pytest.mark.parametrize("h", [2.001, 2.5, 3.0, 4.0, 5.5, 16.0, 64.0, 200.0])
+@pytest.mark.parametrize("eps", [1e-8, 1.0, 1e3])
+def test_coulomb_derivative_matches_autograd_of_the_kernel(h, eps):
+    """Closed-form dk/dr against autograd of the kernel in float64 for r from 1e-300 to 1e300, where
+    the autograd chain k · sigmoid(a log r − log ε) · a / r holds no subnormal factor; 0 at r = 0;
+    in float32 from the smallest normal r to the largest float, the float64 values rounded (inf only
+    where those overflow float32: h → 2 with ε → 0 near r = 0)."""
+    r = torch.logspace(-300, 300, 1201, dtype=torch.float64)
+    x = r.clone().requires_grad_()
+    (autograd,) = torch.autograd.grad(coulomb_kernel(x, h, eps).sum(), x)
+    closed_form = coulomb_derivative(r, h, eps)
+    assert torch.isfinite(closed_form).all() and (closed_form <= 0).all()
+    normal = (h - 2) / 2 * r.log() - math.log(eps) > -600
+    torch.testing.assert_close(closed_form[normal], autograd[normal], rtol=1e-11, atol=1e-300)
+    info = torch.finfo(torch.float32)
+    extremes = torch.tensor([info.tiny, info.eps, 1.0, 1 / info.eps, info.max])
+    for f in (coulomb_kernel, coulomb_derivative):
+        torch.testing.assert_close(f(extremes, h, eps), f(extremes.double(), h, eps).float(),
+                                   rtol=1e-4, atol=0)
+    for zero in (torch.zeros(2), torch.zeros(2, dtype=torch.float64)):
+        assert (coulomb_derivative(zero, h, eps) == 0).all()
+        assert torch.isfinite(coulomb_kernel(zero, h, eps)).all()

@@ -80,8 +80,10 @@ def test_exception_is_recorded_as_failed():
 
 
 def test_setting_routing_and_ambiguity():
-    config = prepare("sphere", "eccentric", {"mu": 2, "task.d": 4, "reg.mu": 3})
+    config = prepare("sphere", "eccentric", {"task.d": 4, "reg.mu": 3})
     assert config.reg_params == {"mu": 3.0, "lam": 1.0} and config.task_params["d"] == 4
+    with pytest.raises(RegbenchError, match="sets both 'mu' and 'reg.mu': give each hyperparameter once"):
+        prepare("sphere", "eccentric", {"mu": 2, "task.d": 4, "reg.mu": 3})
     with pytest.raises(RegbenchError, match="unknown hyperparameter .* 'steeps'; did you mean 'steps'"):
         prepare("sphere", "eccentric", {"steeps": 3})
     with pytest.raises(RegbenchError, match="seed must be a non-negative integer"):

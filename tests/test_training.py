@@ -11,13 +11,13 @@ from torch import nn
 from regbench import RunContext, create_regularizer
 from regbench.errors import Diverged
 from regbench.metrics.declared import better, declare, direction
-from regbench.training import Term, Training, fit
+from regbench.training import Term, Training, fit, step_schedule
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "regbench"
 
 
 def linear_fit(steps=6, period=2, select=None, validate=None, term=None, unit="epoch", nan_from=None,
-               patience=None):
+               patience=None, term_schedule=None):
     """Least squares of a 1-parameter model on a fixed batch (NaN inputs from step ``nan_from``);
     returns (model, summary, reports)."""
     torch.manual_seed(0)
@@ -33,7 +33,8 @@ def linear_fit(steps=6, period=2, select=None, validate=None, term=None, unit="e
         return (out - 2).pow(2).mean(), {"codes": out.repeat(1, 2)}
 
     training = Training(model, torch.optim.SGD(model.parameters(), lr=0.1), batches, steps,
-                        period=period, select=select, unit=unit, patience=patience)
+                        period=period, select=select, unit=unit, patience=patience,
+                        term_schedule=term_schedule)
     return model, fit(training, loss, term, validate, ctx), reports
 
 
@@ -73,6 +74,30 @@ def test_the_term_is_lambda_times_the_regularizer_times_the_task_scale():
     assert Term(create_regularizer("none"), None)(None, {"codes": z}) is None
     _, with_term, _ = linear_fit(term=Term(regularizer, "codes"))
     assert with_term.penalty != 0 and math.isfinite(with_term.penalty)
+
+
+def test_the_term_weight_follows_its_schedule_step_by_step():
+    """The term is the weight w itself (gradient 1), the only loss, under SGD with lr 1: each step
+    lowers w by exactly that step's multiplier. A zero multiplier does not compute the term."""
+    model = nn.Linear(1, 1, bias=False).double()
+    nn.init.zeros_(model.weight)
+    calls, weights = [], []
+
+    def term(model, outputs):
+        calls.append(len(weights))
+        return model.weight.sum()
+    schedule = step_schedule([2, 3, 5], [0.5, 0.25, 0.0])
+    assert [schedule(step) for step in range(7)] == [1, 1, 0.5, 0.25, 0.25, 0, 0]
+    training = Training(model, torch.optim.SGD(model.parameters(), lr=1.0), itertools.repeat(None), 7,
+                        term_schedule=schedule)
+    summary = fit(training, lambda model, batch: (None, {}), term,
+                  lambda model: weights.append(float(model.weight.detach())) or {})
+    assert [-w for w in weights] == list(itertools.accumulate([1, 1, 0.5, 0.25, 0.25, 0, 0]))
+    assert calls == [0, 1, 2, 3, 4] and summary.penalty == 0
+    term = Term(create_regularizer("eccentric"), "codes")
+    _, constant, _ = linear_fit(steps=1, period=1, term=term)
+    _, scaled, _ = linear_fit(steps=1, period=1, term=term, term_schedule=lambda step: 0.25)
+    assert scaled.penalty == constant.penalty / 4 != 0  # the summary's term is the scheduled one
 
 
 def test_directions_are_declared_once():

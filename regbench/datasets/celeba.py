@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..errors import RegbenchError
 from ..settings import cache_dir
-from .files import file_digest, find, missing
+from .files import file_digest, find, load_tensors, missing
 
 FULL_ONLY = ("list_bbox_celeba.txt", "list_landmarks_align_celeba.txt", "identity_CelebA.txt")
 SPLITS = ("train", "valid", "test")
@@ -117,7 +117,7 @@ def decoded_images(folder: Path, files: list[str], crop: int, size: int) -> torc
                       "listed in list_eval_partition.txt")
     cached = cache_dir() / "celeba" / f"images-{size}-{image_list_key(paths, crop, size)[:16]}.pt"
     if cached.exists():
-        return torch.load(cached)
+        return load_tensors(cached, "cached CelebA images")
     md5_list = folder / "img_align_celeba.md5"
     md5s = dict(line.split()[::-1] for line in md5_list.read_text().splitlines() if line.strip()) \
         if md5_list.exists() else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import pickle
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +24,18 @@ def file_digest(path: Path, algorithm: str = "md5") -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def load_tensors(path: Path, what: str, map_location="cpu"):
+    """``torch.load`` of a file of tensors only (``weights_only=True``): a file that would run code
+    when unpickled is refused with a ``RegbenchError`` naming it, and nothing in it is executed."""
+    import torch  # here, so that the command line starts without torch
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise RegbenchError(f"{what} {path} holds more than tensors, so it is not loaded (only "
+                            f"weights and tensors are read; a pickled object could run code): "
+                            f"{str(exc).splitlines()[0]}") from None
 
 
 def check_md5(path: Path, expected: str) -> None:

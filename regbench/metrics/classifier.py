@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..datasets.files import load_tensors
 from ..settings import cache_dir
 from ..training import Training, fit
 from .frechet import fingerprint
@@ -65,7 +66,7 @@ def classifier(images: torch.Tensor, labels: torch.Tensor, device) -> tuple[Smal
     key = f"{fingerprint(images, labels)}-{STEPS}x{BATCH}"
     path = cache_dir() / "classifier" / f"{key}.pt"
     if path.exists():
-        state = torch.load(path, map_location=device)
+        state = load_tensors(path, "cached classifier", device)
         net = SmallClassifier(images.shape[1], state["head.weight"].shape[0]).to(device)
         net.load_state_dict(state)
         return net.eval(), key

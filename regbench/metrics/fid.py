@@ -16,7 +16,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from ..datasets.files import file_digest
+from ..datasets.files import file_digest, load_tensors
 from ..errors import RegbenchError
 from ..settings import cache_dir
 from .frechet import embed_all, fingerprint, gaussian
@@ -40,7 +40,7 @@ def inception(weights: Path, device) -> torch.nn.Module:
     """pytorch-fid's ``InceptionV3`` (pool3 block) with the FID weights read from ``weights``
     (pytorch-fid loads them only from its download URL, so its loader is pointed at the file)."""
     from pytorch_fid import inception as fid_inception
-    state = torch.load(weights, map_location="cpu")
+    state = load_tensors(weights, "FID weights file")
     with mock.patch.object(fid_inception, "load_state_dict_from_url", lambda *a, **k: state):
         return fid_inception.InceptionV3([3]).to(device).eval()
 

@@ -14,10 +14,16 @@ Hyperspherical Energy", NeurIPS 2018, arXiv:1805.09298) as written in the author
   s0 ``−log x``, s1 ``x^(−1/2) = 1/ρ``, s2 ``x^(−1) = 1/ρ²``;
 - angular kernels use the distance ``ρ = θ/π + 1e-4``, ``θ = acos(c)``:
   a0 ``−log ρ``, a1 ``1/ρ``, a2 ``1/ρ²``.
+
+The energy of many rows (latent codes) is summed over blocks of rows whose backward recomputes one
+block at a time (as ``_pairwise.pairwise_sum``), so it holds O(block·n) memory instead of O(n²).
 """
 import math
 
 import torch
+from torch.autograd.function import once_differentiable
+
+from . import _pairwise
 
 NORM_EPS = 1e-4  # ŵ = w / sqrt(|w|² + NORM_EPS)
 COS_MARGIN = 1e-6  # cosines are clamped to [−1 + COS_MARGIN, 1 − COS_MARGIN]
@@ -69,7 +75,54 @@ def smaller_gram(rows: torch.Tensor) -> torch.Tensor:
     return rows @ rows.T if rows.shape[0] <= rows.shape[1] else rows.T @ rows
 
 
-def hyperspherical_energy(unit: torch.Tensor, kernel: str = "s1") -> torch.Tensor:
-    """MHE: the mean over pairs ``i < j`` of ``KERNELS[kernel](c_ij)`` (0 with fewer than 2 rows)."""
-    values = KERNELS[kernel](pair_values(cosines(unit)))
-    return values.sum() / max(len(values), 1)
+def _upper_pair_sum(kernel: str, rows: torch.Tensor, later: torch.Tensor) -> torch.Tensor:
+    """Σ_{a<b} K(c_ab) for ``rows`` = ``later[:len(rows)]`` against ``later``: one block's pairs i < j."""
+    return KERNELS[kernel](cosines(rows, later)).triu(1).sum()
+
+
+class _BlockwiseEnergySum(torch.autograd.Function):
+    """Σ_{i<j} K(c_ij) over blocks of ``chunk`` rows, each against the rows from its first one on.
+
+    Only ``unit`` is saved; backward recomputes one block at a time under autograd (activation
+    checkpointing, as ``torch.utils.checkpoint``), so the clamp and the kernel act exactly as in the
+    dense sum: a pair clamped beyond ``[−1 + 1e-6, 1 − 1e-6]`` contributes no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, unit, kernel, chunk):
+        ctx.save_for_backward(unit)
+        ctx.kernel, ctx.chunk = kernel, chunk
+        total = unit.new_zeros(())
+        for i in range(0, len(unit), chunk):
+            total += _upper_pair_sum(kernel, unit[i:i + chunk], unit[i:])
+        return total
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        (unit,) = ctx.saved_tensors
+        grad_unit = torch.zeros_like(unit)
+        for i in range(0, len(unit), ctx.chunk):
+            rows = unit[i:i + ctx.chunk].detach().requires_grad_()
+            later = unit[i:].detach().requires_grad_()
+            with torch.enable_grad():
+                grad_rows, grad_later = torch.autograd.grad(_upper_pair_sum(ctx.kernel, rows, later),
+                                                            (rows, later))
+            grad_unit[i:i + ctx.chunk] += grad_rows
+            grad_unit[i:] += grad_later
+        return grad * grad_unit, None, None
+
+
+def hyperspherical_energy(unit: torch.Tensor, kernel: str = "s1", chunk: int | None = None) -> torch.Tensor:
+    """MHE: the mean over pairs ``i < j`` of ``KERNELS[kernel](c_ij)`` (0 with fewer than 2 rows).
+
+    ``chunk`` is the number of rows per block; by default ``_pairwise.CHUNK_PAIRS // n``, and when
+    that covers all rows the plain dense sum is used (the two agree up to float round-off; the
+    blockwise one is once-differentiable).
+    """
+    n = len(unit)
+    pairs = max(n * (n - 1) // 2, 1)
+    chunk = max(1, _pairwise.CHUNK_PAIRS // max(n, 1)) if chunk is None else chunk
+    if chunk >= n:
+        return KERNELS[kernel](pair_values(cosines(unit))).sum() / pairs
+    return _BlockwiseEnergySum.apply(unit, kernel, chunk) / pairs

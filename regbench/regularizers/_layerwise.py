@@ -23,6 +23,8 @@ class WeightRegularizer(Regularizer):
     """``Σ_layers λ_layer · layer_penalty(rows)``; subclasses implement :meth:`layer_penalty`."""
 
     targets = (WEIGHTS,)
+    layer_memory = "pairwise"  # what a layer's penalty holds: rows × rows ("pairwise"), the
+    # smaller Gram matrix ("gram") or per-row terms only ("rows"); for memory estimates
     lam_hidden = coefficient(1.0, "hidden")
     lam_final = coefficient(1.0, "final (classifier)")
 
@@ -30,12 +32,16 @@ class WeightRegularizer(Regularizer):
         """The unweighted penalty of one layer's rows (already ``[W; −W]`` where half-space)."""
         raise NotImplementedError
 
+    def layer_rows(self, layer: WeightLayer) -> torch.Tensor:
+        """The rows the layer's penalty sees: ``[W; −W]`` on a hidden layer under ``half_space``."""
+        return half_space(layer.rows) if self.hparams.get("half_space") and not layer.final else layer.rows
+
+    def layer_lambda(self, layer: WeightLayer) -> float:
+        """The layer's coefficient: ``lam_final`` on the final layer, else ``lam_hidden``."""
+        return self.lam_final if layer.final else self.lam_hidden
+
     def weight_penalty(self, layers: list[WeightLayer]) -> torch.Tensor:
         total = 0
         for layer in layers:
-            rows = layer.rows
-            if self.hparams.get("half_space") and not layer.final:
-                rows = half_space(rows)
-            lam = self.lam_final if layer.final else self.lam_hidden
-            total = total + lam * self.layer_penalty(rows, layer.name)
+            total = total + self.layer_lambda(layer) * self.layer_penalty(self.layer_rows(layer), layer.name)
         return total

@@ -9,6 +9,12 @@ seeks the point farthest from every filter: the covering radius) and the network
 (moving the nearest filters towards that hole), as in the authors' code (``loss_op += thom_loss``,
 pole loss ``−thom_loss``). Computed with ``logsumexp``. Pole mechanics: :mod:`._poles`.
 Half-space on hidden layers (n' = 2n) by default, λ hidden 0.01 / final 0.1.
+
+``convention`` (see :mod:`._sphere_uniformity` and :mod:`._poles`): ``"paper"`` uses ``ŵ`` and a
+unit pole moved by λ-free steps on the sphere. ``"authors"`` follows ``mhc/architecture.py``
+(l. 85–91 hidden, l. 101–107 final, γ = ``self.gamma`` = 10 l. 138): rows normalised twice, the
+pole as ``v / sqrt(|v|² + 1e-4)``, and the pole moved by the authors' momentum SGD on ``−λ·L``
+plus weight decay.
 """
 import math
 

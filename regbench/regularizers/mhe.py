@@ -10,8 +10,9 @@ coefficients are hidden 1 / final 10 for s0, s1, s2, a0 and hidden 0.1 / final 1
 they are the defaults of ``lam_hidden`` and ``lam_final`` for the chosen kernel (a value given
 explicitly is used as is). ``half_space`` uses ``[W; −W]`` on hidden layers (the authors'
 "half_mhe"). On codes: ``E_s`` of the codes projected the same way, without a coefficient (the
-term's weight is its ``lam``). MHE is also the energy-based member of the family studied
-by Liu et al., "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649.
+term's weight is its ``lam``), summed in blocks of rows for large batches (O(block·n) memory;
+weight layers are small and take the dense sum). MHE is also the energy-based member of the family
+studied by Liu et al., "Learning with Hyperspherical Uniformity", AISTATS 2021, arXiv:2103.01649.
 """
 import torch
 
@@ -42,4 +43,4 @@ class MHE(WeightRegularizer):
         return hyperspherical_energy(unit_rows(z), self.kernel)
 
     def layer_penalty(self, rows: torch.Tensor, name: str) -> torch.Tensor:
-        return self.forward(rows)
+        return hyperspherical_energy(unit_rows(rows), self.kernel, chunk=len(rows))  # one dense block

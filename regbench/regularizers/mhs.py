@@ -5,28 +5,36 @@ authors' code wy1iu/Sphere-Uniformity.
     penalty = −λ · min_{i<j} (2 − 2c_ij),      c_ij = ŵ_i·ŵ_j
 
 i.e. maximise the smallest squared chord (the Tammes problem), half-space ``[W; −W]`` on hidden
-layers by default, λ hidden 0.1 / final 1. The gradient is a subgradient through the arg-min
-pair; exact ties share it equally (``torch.min``). The authors' code instead sums the penalty over
-all pairs tied at the minimum, which in half-space counts the pair (i, j) and its mirror
-(−i, −j) twice; here the value is exactly ``−λ·min``. A layer with one row contributes 0.
+layers by default, λ hidden 0.1 / final 1. A layer with one row contributes 0.
+
+``convention`` (see :mod:`._sphere_uniformity`):
+
+- ``"paper"``: the value is exactly ``−λ·min``; the gradient is a subgradient through the arg-min
+  pair, exact ties sharing it equally (``torch.min``).
+- ``"authors"``: rows normalised twice, and the penalty is ``−λ Σ_{i<j: x_ij = min x} x_ij`` with
+  ``x = 2 − 2c``: the sum over every pair tied (exactly) at the minimum, each with the full gradient
+  (``mhs/architecture.py`` l. 90–96 hidden, l. 104–110 final: ``tf.equal(final, target)`` then
+  ``reduce_sum`` of ``tf.boolean_mask``). In half-space every pair of ``[W; −W]`` but ``(i, −i)``
+  has a mirror of the same value, ``(i, j)`` and ``(−i, −j)``, so on hidden layers the penalty and
+  its gradient are twice the paper convention's.
 """
 import torch
 
-from ..params import Param
 from ..registry import register_regularizer
-from ._energy import chords, cosines, pair_values, unit_rows
-from ._layerwise import WeightRegularizer, coefficient
+from ._energy import chords, cosines, pair_values
+from ._layerwise import coefficient
+from ._sphere_uniformity import SphereUniformity
 
 
 @register_regularizer("mhs")
-class MHS(WeightRegularizer):
+class MHS(SphereUniformity):
     """Push apart the closest pair of normalised filters."""
 
     lam_hidden = coefficient(0.1, "hidden")
     lam_final = coefficient(1.0, "final (classifier)")
-    half_space = Param(True, "use [W; −W] on hidden layers (half-space)")
 
     def layer_penalty(self, rows: torch.Tensor, name: str) -> torch.Tensor:
         if len(rows) < 2:
             return rows.sum() * 0.0
-        return -pair_values(chords(cosines(unit_rows(rows)))).min()
+        x = pair_values(chords(cosines(self.unit(rows))))
+        return -x[x == x.min()].sum() if self.authors else -x.min()

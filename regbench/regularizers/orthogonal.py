@@ -19,6 +19,8 @@ from ._layerwise import WeightRegularizer, coefficient
 class Orthogonal(WeightRegularizer):
     """Squared Frobenius distance of the smaller Gram matrix from the identity."""
 
+    layer_memory = "gram"
+
     lam_hidden = coefficient(1e-4, "hidden")
     lam_final = coefficient(1e-4, "final (classifier)")
 

@@ -18,6 +18,8 @@ from ._layerwise import WeightRegularizer, coefficient
 class RelaxedMHP(WeightRegularizer):
     """Norm of the sum of a layer's filters."""
 
+    layer_memory = "rows"
+
     lam_hidden = coefficient(0.01, "hidden")
     lam_final = coefficient(0.1, "final (classifier)")
 

@@ -48,7 +48,7 @@ from ..params import Param
 from ..regularizers._base import CODES, POSTERIOR, WEIGHTS
 from ..training import Training, epochs, fixed_subset
 from ..weights import weight_layers
-from ._base import Task
+from ._base import FLOAT32, TRAINED, MemoryNeed, Task, forward_bytes
 from ._speed import SpeedOptions
 
 SUFFIX = {"fitted": "", "normal": "_normal"}  # the fitted Gaussian is Table 1's protocol: plain names
@@ -107,6 +107,12 @@ def as_uint8(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype == torch.uint8 else x.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
+def input_shape(network: nn.Module, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of one input of ``network``: flat when its first layer is linear."""
+    first = next(module for module in network.modules() if not list(module.children()))
+    return (int(np.prod(image_shape)),) if isinstance(first, nn.Linear) else image_shape
+
+
 def latent_samples(z_train: torch.Tensor, n: int, seed: int) -> dict[str, torch.Tensor]:
     """``n`` codes from N(0, I) and from N(mean, cov) of the training codes (same normal draws)."""
     z = z_train.double()
@@ -123,6 +129,7 @@ class AutoencoderTask(SpeedOptions, Task):
     cross_run_metrics = CROSS_RUN
 
     term_defaults = {"lam": 1e-3}
+    data_items = 0  # items of the dataset held in memory (train, validation, test), for the estimate
 
     d = Param(8, "latent dimension", ge=2)
     epochs = Param(60, "training epochs", ge=1)
@@ -149,6 +156,23 @@ class AutoencoderTask(SpeedOptions, Task):
     @classmethod
     def check_params(cls, hparams):
         weights_file(hparams["fid_weights"])
+
+    def memory_needs(self, regularizer, reg_params):
+        """The networks with Adam's state and the activations of a batch (from a forward pass on
+        the meta device), the dataset and the codes of all its items, the generated samples."""
+        target = self.target_for(regularizer, reg_params.get("target", "auto"))
+        head = regularizer(**reg_params).head_size(self.d) if target == POSTERIOR else self.d
+        size = int(np.prod(self.image_shape))
+        parts = [forward_bytes((type(self), part, self.d, head), lambda: self.networks(head)[part], shape)
+                 for part, shape in ((0, lambda network: input_shape(network, self.image_shape)),
+                                     (1, (self.d,)))]
+        parameters, saved = (sum(values) for values in list(zip(*parts))[:2])
+        return [MemoryNeed("the networks and their optimizer state", TRAINED * FLOAT32 * parameters, "d"),
+                MemoryNeed("the activations of a batch", self.batch_size * saved, "batch_size"),
+                MemoryNeed("the dataset", self.data_items * size),
+                MemoryNeed("the codes of every item", self.data_items * FLOAT32 * self.d, "d"),
+                MemoryNeed("the generated samples", 2 * self.gen_samples * (size + 16 * self.d),
+                           "gen_samples")]
 
     def load(self, ctx) -> Split:
         raise NotImplementedError
@@ -192,10 +216,23 @@ class AutoencoderTask(SpeedOptions, Task):
                         autocast=self.autocast)
 
     def loss(self, model, x):
-        """Reconstruction loss of a batch (uint8 or float inputs on the device), and its codes or head."""
+        """Reconstruction loss of a batch (uint8 or float inputs on the device), and its codes or
+        head. A posterior sampler with an estimator correction (``vmf`` with ``g_cor``) gets each
+        item's share of the loss as its objective."""
         x = self.prepare(x)
         z, h = model.encode(x, sample=True)
-        return self.reconstruction_loss(model.decode(z), x), {CODES: z, POSTERIOR: h}
+        x_hat = model.decode(z)
+        loss = self.reconstruction_loss(x_hat, x)
+        if getattr(model.regularizer, "g_cor", False):
+            loss = loss + model.regularizer.correction(self.item_losses(x_hat, x) / len(x))
+        return loss, {CODES: z, POSTERIOR: h}
+
+    def item_losses(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Each item's reconstruction loss, whose mean is :meth:`reconstruction_loss`."""
+        per_item = (x_hat - x).pow(2).flatten(1)
+        if self.recon == "mse":
+            return per_item.mean(1)
+        return per_item.sum(1) if self.recon == "l2sq" else per_item.sum(1).add(1e-10).sqrt()
 
     def validate(self, model):
         return {"val_mse": self.evaluate_mse(model, self.data.x_val)} if len(self.data.x_val) else {}

@@ -13,20 +13,95 @@ rest (optimiser steps, the regularizer's term, divergence, validation, model sel
 ``metrics`` names the headline metrics (their directions are declared once, in
 :mod:`regbench.metrics.declared`); ``supports`` the targets the task exposes; ``term_defaults`` the
 λ a regularizer's term gets here unless it is set (the scale of λ depends on the task's loss).
+
+``memory_needs(regularizer, reg_params)`` estimates, from the hyperparameters alone, the largest
+parts of memory a run would hold, each tied to the hyperparameter that drives it;
+``check_memory`` refuses a run whose estimate exceeds a fraction of the available memory.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import torch
+from torch import nn
 
 from ..errors import RegbenchError
 from ..metrics.declared import declare, direction
 from ..params import Configurable
-from ..progress import progress_bar
+from ..progress import first_estimate, progress_bar
 from ..regularizers._base import CODES, POSTERIOR, Regularizer
+
+FLOAT32 = 4  # bytes
+TRAINED = 4  # float32 copies of a trained tensor: itself, its gradient and Adam's two moments
+DENSE_COPIES = 6  # rows × rows float32 matrices a pairwise weight penalty holds at once (4 to 6 measured)
+MEMORY_FRACTION = 0.9  # of the available memory, above which a run is refused ($REGBENCH_MEMORY_FRACTION)
+
+
+class MemoryNeed(NamedTuple):
+    """A part of the memory a run holds: what it is, its bytes, the hyperparameter that drives it
+    (``None``: none does) and what to do when it does not fit (default: lower that hyperparameter)."""
+    what: str
+    bytes: int
+    param: str | None = None
+    advice: str | None = None
+
+
+def weight_penalty_bytes(regularizer: type[Regularizer], reg_params: dict, rows: int, cols: int,
+                         hidden: bool = True) -> int:
+    """Bytes of the matrices a weight regularizer builds from a layer of ``rows`` filters of ``cols``
+    entries, by its ``layer_memory``: nothing for per-row terms, the smaller Gram matrix, or rows ×
+    rows for pairwise ones (of [W; −W] on a hidden layer under ``half_space``; the default)."""
+    kind = getattr(regularizer, "layer_memory", "pairwise")
+    if kind == "rows":
+        return 0
+    if hidden and reg_params.get("half_space"):
+        rows *= 2
+    size = min(rows, cols) if kind == "gram" else rows
+    return DENSE_COPIES * FLOAT32 * size ** 2
+
+
+_FORWARD: dict = {}
+
+
+def forward_bytes(key, build: Callable[[], nn.Module], shape) -> tuple[int, int, int]:
+    """(parameters of ``build()``, bytes autograd saves for backward per item, bytes of the largest
+    module output per item) for items of ``shape`` (or ``shape(network)``), from forward passes on
+    the meta device (shapes only: nothing is allocated), memoised under ``key``. Per item: the
+    difference of batches of 4 and 2, so that saved weights do not count."""
+    if key not in _FORWARD:
+        with torch.device("meta"):
+            network = build()
+        shape = shape(network) if callable(shape) else shape
+        sizes = []
+        for batch in (2, 4):
+            saved, largest = 0, 0
+
+            def pack(t):
+                nonlocal saved
+                saved += t.numel() * t.element_size()
+                return t
+
+            def output(module, inputs, out):
+                nonlocal largest
+                if isinstance(out, torch.Tensor):
+                    largest = max(largest, out.numel() * out.element_size())
+
+            hooks = [m.register_forward_hook(output) for m in network.modules()]
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                network(torch.zeros(batch, *shape, device="meta"))
+            for hook in hooks:
+                hook.remove()
+            sizes.append((saved, largest))
+        (saved2, largest2), (saved4, _) = sizes
+        _FORWARD[key] = sum(p.numel() for p in network.parameters()), (saved4 - saved2) // 2, largest2 // 2
+    return _FORWARD[key]
+
+
+def gigabytes(size: float) -> str:
+    return f"{size / 1e9:.3g} GB"
 
 
 @dataclass
@@ -43,6 +118,10 @@ class RunContext:
 
     def progress(self, iterable: Iterable, total: int | None = None, desc: str = "") -> Iterable:
         return progress_bar(iterable, total=total, desc=desc, quiet=self.quiet)
+
+    def estimate(self, done: int, total: int, unit: str, seconds: float) -> None:
+        """Say, where no progress bar shows, how long the whole run would take (after its start)."""
+        first_estimate(done, total, unit, seconds, self.quiet)
 
 
 class Task(Configurable):
@@ -93,6 +172,30 @@ class Task(Configurable):
         if target in (CODES, POSTERIOR) and d is not None and d < regularizer.min_dim:
             raise RegbenchError(f"regularizer '{regularizer.registered_name}' needs latent dimension "
                                 f"d ≥ {regularizer.min_dim}, task '{self.registered_name}' has d={d}")
+
+    def memory_needs(self, regularizer: type[Regularizer], reg_params: dict) -> list[MemoryNeed]:
+        """The largest parts of memory a run would hold, estimated from the hyperparameters alone
+        (nothing allocated, no data loaded); none by default."""
+        return []
+
+    def check_memory(self, regularizer: type[Regularizer], reg_params: dict) -> None:
+        """Raise ``RegbenchError`` when :meth:`memory_needs` adds up to more than
+        ``$REGBENCH_MEMORY_FRACTION`` (default 0.9) of the available memory, naming the
+        hyperparameter of the largest part."""
+        import psutil
+        needs = self.memory_needs(regularizer, reg_params)
+        total = sum(need.bytes for need in needs)
+        fraction = float(os.environ.get("REGBENCH_MEMORY_FRACTION", MEMORY_FRACTION))
+        available = psutil.virtual_memory().available
+        if total <= fraction * available:
+            return
+        largest = max(needs, key=lambda need: need.bytes)
+        setting = f" with {largest.param}={self.hparams[largest.param]}" if largest.param else ""
+        advice = largest.advice or (f"lower {largest.param}" if largest.param else
+                                    "it needs a machine with more memory")
+        raise RegbenchError(f"task '{self.registered_name}'{setting} needs about {gigabytes(total)} "
+                            f"({largest.what}), more than {fraction:.0%} of the "
+                            f"{gigabytes(available)} available: {advice}")
 
     def term_scale(self, target: str) -> float:
         """A factor the task puts on the regularizer's term beside λ (e.g. VGAE's 1/N)."""

@@ -9,15 +9,25 @@ same recipe for ResNet-18, whose recipe Liu et al. do not give (unconfirmed). Ev
 permutation of the training images (the last partial batch dropped). Loss = cross-entropy +
 ``regularizer.weight_penalty`` of every conv and linear layer (the last is the final layer; the
 regularizer's own coefficients and half-space option apply). Latent-code and posterior
-regularizers are refused before training. SRIP's coefficient schedule is not applied (constant).
+regularizers are refused before training.
+
+``term_schedule`` multiplies the term's weight over training. ``srip``: the schedule of SRIP's
+authors (Bansal, Chen & Wang, "Can We Gain More from Orthogonality Regularizations in Training Deep
+CNNs?", NeurIPS 2018, arXiv:1810.09102; :data:`regbench.regularizers.srip.SCHEDULE`), ×1e-3, 1e-4,
+1e-6 and 0 after epochs 20, 50, 70 and 120 of their 200, here after the same fractions of the
+iterations (10, 25, 35, 60 %: steps 7500, 18750, 26250, 45000 of 75000). ``constant``: no schedule.
+The default ``auto`` is ``srip`` for the srip regularizer and ``constant`` for the others, so that
+each runs its published recipe: SRIP's coefficient 0.01 is only that of the start of this schedule,
+while the coefficients of the regularizers of Liu et al. are constant.
 
 Pipeline: all images stay uint8 on the device; each step indexes a batch, crops / flips it with
 batched tensor ops (:mod:`regbench.datasets.augment`) and normalises it inside the network. Losses
 accumulate on the device and are read (and checked for NaN / inf: status ``diverged`` with the step
 of the check) every ``check_every`` steps. Options: channels-last, bf16 autocast (losses in
 float32), ``torch.compile``. Metrics: top-1 ``test_error`` (a fraction), final
-``train_loss`` (cross-entropy, mean over the last ``check_every`` steps) and ``penalty``, and the
-geometry of every layer's filters (``weights.*``, ``layers``).
+``train_loss`` (cross-entropy, mean over the last ``check_every`` steps) and ``penalty`` (the term
+as added to the loss: 0 at the end of srip's schedule), and the geometry of every layer's filters
+(``weights.*``, ``layers``).
 """
 from collections import OrderedDict
 
@@ -33,13 +43,15 @@ from ..models.cnn9 import cnn9
 from ..models.resnet18 import ResNet18
 from ..params import Param
 from ..registry import register_task
+from ..regularizers import srip
 from ..regularizers._base import WEIGHTS
-from ..training import Training, epochs, fixed_subset
+from ..training import Training, epochs, fixed_subset, step_schedule
 from ..weights import weight_layers
-from ._base import Task
+from ._base import FLOAT32, MemoryNeed, Task, forward_bytes
 from ._speed import SpeedOptions
 
 MILESTONES = (30 / 75, 50 / 75, 65 / 75)  # fractions of training where the learning rate drops ×0.1
+TERM_SCHEDULES = {"srip": srip.SCHEDULE}  # (fraction of training, multiplier of the term's weight)
 
 
 def milestones(iterations: int) -> list[int]:
@@ -71,6 +83,10 @@ class Cifar100Task(SpeedOptions, Task):
     eval_batch = positive(1000, "test images per forward pass")
     check_every = positive(500, "steps between reads of the loss (NaN check, intermediate report)")
     compile = Param(False, "torch.compile the network")
+    term_schedule = Param("auto", "the regularizer term's weight over training: constant; srip = "
+                          "×1e-3, 1e-4, 1e-6, 0 from 10, 25, 35, 60 % of the iterations (SRIP's "
+                          "authors); auto = srip for the srip regularizer, constant for the others",
+                          choices=("auto", "constant", *TERM_SCHEDULES))
     layer_geometry = Param(True, "geometry diagnostics of every layer's filters (the slow part of a "
                            "short run on a CPU)")
 
@@ -84,6 +100,15 @@ class Cifar100Task(SpeedOptions, Task):
         return {f"{dataset.FOLDER}/{name}": f"md5:{md5}"  # the checksums verified on load
                 for name, md5 in dataset.FILES.items()}
 
+    def memory_needs(self, regularizer, reg_params):
+        """The network with SGD's state and the activations of a training batch and of a test batch
+        (from forward passes on the meta device); the images, uint8."""
+        parameters, saved, largest = forward_bytes(type(self), self.network, (3, 32, 32))
+        return [MemoryNeed("the network and its optimizer state", 3 * FLOAT32 * parameters),
+                MemoryNeed("the activations of a batch", self.batch_size * saved, "batch_size"),
+                MemoryNeed("the activations of a test batch", 2 * self.eval_batch * largest, "eval_batch"),
+                MemoryNeed("the images", 60000 * 3 * 32 * 32)]
+
     def build(self, device) -> nn.Module:
         return self.place(nn.Sequential(OrderedDict(normalize=Normalize(MEAN, STD), net=self.network())),
                           device)
@@ -93,6 +118,14 @@ class Cifar100Task(SpeedOptions, Task):
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
                                     weight_decay=self.weight_decay)
         return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones(self.iterations))
+
+    def term_multiplier(self, regularizer):
+        """The term's schedule, step → multiplier (``None`` when constant)."""
+        name = regularizer.registered_name if self.term_schedule == "auto" else self.term_schedule
+        if name not in TERM_SCHEDULES:
+            return None
+        fractions, factors = zip(*TERM_SCHEDULES[name])
+        return step_schedule([round(self.iterations * f) for f in fractions], factors)
 
     def logits(self, forward, x: torch.Tensor) -> torch.Tensor:
         """float32 logits of uint8 images in the task's memory format (under the loop's autocast)."""
@@ -111,7 +144,8 @@ class Cifar100Task(SpeedOptions, Task):
         batches = ((x[index], y[index]) for index in
                    epochs(len(x), self.batch_size, self.generator, ctx.device, drop_last=True))
         return Training(model, optimizer, batches, self.iterations, period=self.check_every,
-                        unit="step", schedule=schedule, check_every_step=False, autocast=self.autocast)
+                        unit="step", schedule=schedule, term_schedule=self.term_multiplier(regularizer),
+                        check_every_step=False, autocast=self.autocast)
 
     def loss(self, model, batch):
         """Label-smoothed cross-entropy of an (augmented) uint8 batch."""

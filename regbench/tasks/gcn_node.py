@@ -22,9 +22,14 @@ from ..params import Param
 from ..registry import register_task
 from ..regularizers._base import WEIGHTS
 from ..training import Training
+from ._base import FLOAT32, TRAINED, MemoryNeed, weight_penalty_bytes
 from ..weights import weight_layers
 from ..datasets.planetoid import load_planetoid
 from ._planetoid import PlanetoidTask
+
+SIZES = {"Cora": (2708, 1433, 7), "CiteSeer": (3327, 3703, 6), "PubMed": (19717, 500, 3)}
+"""Nodes, features and classes of each Planetoid graph (for the memory estimate, without loading it)."""
+ACTIVATION_COPIES = 4  # nodes × hidden float32 tensors of a forward pass (outputs, ReLU, dropout, mask)
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:
@@ -56,6 +61,19 @@ class GCNNodeTask(PlanetoidTask):
             {"params": model.conv1.parameters(), "weight_decay": self.weight_decay},
             {"params": model.conv2.parameters(), "weight_decay": 0.0}], lr=self.lr)
         return Training(model, optimizer, itertools.repeat(self.data), self.epochs, select="val_acc")
+
+    def memory_needs(self, regularizer, reg_params):
+        """The first layer (features × hidden) with Adam's state, the nodes' hidden activations,
+        and the weight regularizer's matrices of the two layers."""
+        nodes, features, classes = SIZES[self.dataset]
+        term = (weight_penalty_bytes(regularizer, reg_params, self.hidden, features)
+                + weight_penalty_bytes(regularizer, reg_params, classes, self.hidden, hidden=False)
+                if self.target_for(regularizer, reg_params.get("target", "auto")) else 0)
+        return [MemoryNeed("the first layer and its optimizer state",
+                           TRAINED * FLOAT32 * features * self.hidden, "hidden"),
+                MemoryNeed("the hidden activations",
+                           ACTIVATION_COPIES * FLOAT32 * nodes * self.hidden, "hidden"),
+                MemoryNeed("the regularizer's pairwise matrices", term, "hidden")]
 
     def loss(self, model, data):
         logits = model(data.x)

@@ -14,10 +14,15 @@ The encoder head follows the regularizer's target:
   With λ = 1 (the default here) this is VGAE's weighting of the mean KL per node by 1/N;
 - weights: loss = recon + regularizer.weight_penalty(the two GCN layers).
 
-recon is the binary cross-entropy of the training edges plus that of as many uniformly drawn
-non-edges of the training graph, redrawn every epoch (torch_geometric's GAE; held-out edges may be
-drawn, as they count as non-edges in GAE's full-adjacency loss). Adam lr 0.01,
-200 full-batch epochs; the model of the epoch with the best validation AUC is evaluated.
+recon (``recon``): ``sampled``, the binary cross-entropy of the training edges plus that of as many
+uniformly drawn non-edges of the training graph, redrawn every epoch (torch_geometric's GAE;
+held-out edges may be drawn, as they count as non-edges in GAE's full-adjacency loss); or ``full``,
+tkipf/gae's loss on all N² entries of the training adjacency with self-loops, A + I, positives
+weighted by pos_weight = (N² − ΣA)/ΣA and the mean scaled by N²/(2(N² − ΣA)) — about half the
+sampled loss, so λ = 2 there is gae's KL weight; O(N²) memory (Cora, CiteSeer; not PubMed on a
+small machine). Adam lr 0.01, 200 full-batch epochs; the model of the epoch with the best
+validation AUC is evaluated. A posterior whose sampler has an estimator correction (``vmf`` with
+``g_cor``) gets each node's share of recon (the terms of the pairs it is in) as its objective.
 
 The split follows GAE's ``mask_test_edges``: of the undirected edges, ⌊5%⌋ validation, ⌊10%⌋
 test, the rest train (and form the encoder's graph); validation and test get as many non-edges of
@@ -42,6 +47,10 @@ from ..weights import weight_layers
 from ._autoencoder import Autoencoder
 from ..datasets.planetoid import load_planetoid
 from ._planetoid import PlanetoidTask
+from ._base import FLOAT32, TRAINED, MemoryNeed, weight_penalty_bytes
+from .gcn_node import ACTIVATION_COPIES, SIZES
+
+FULL_COPIES = 6  # N × N float32 matrices of the full loss (A + I, z zᵀ, the terms, their gradients)
 
 
 def pair_codes(pairs: torch.Tensor, n: int) -> torch.Tensor:
@@ -117,6 +126,9 @@ class GraphLinkTask(PlanetoidTask):
                       ge=2)
     epochs = Param(200, "full-batch training epochs", ge=1)
     lr = Param(0.01, "Adam learning rate", gt=0)
+    recon = Param("sampled", "reconstruction loss: sampled (training edges and as many random "
+                  "non-edges, torch_geometric) or full (all N² pairs of A + I, weighted; tkipf/gae)",
+                  choices=("sampled", "full"))
 
     def setup(self, regularizer, target, ctx):
         from ..models.gcn import GCN
@@ -127,6 +139,10 @@ class GraphLinkTask(PlanetoidTask):
         self.split = split = split_edges(data.edge_index, n, ctx.seed)
         self.known = pair_codes(split.train, n)
         self.parts = {name: pairs.to(ctx.device) for name, pairs in vars(split).items()}
+        if self.recon == "full":
+            i, j = self.parts["train"]
+            self.adjacency = torch.eye(n, device=ctx.device)  # A + I of the training graph
+            self.adjacency[i, j] = self.adjacency[j, i] = 1
         self.x = data.x.to(ctx.device)
         self.target = target
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
@@ -137,20 +153,65 @@ class GraphLinkTask(PlanetoidTask):
         return Training(model, torch.optim.Adam(model.parameters(), lr=self.lr),
                         itertools.repeat(None), self.epochs, select="val_auc")
 
+    def memory_needs(self, regularizer, reg_params):
+        """The first layer (features × hidden) with Adam's state, the nodes' activations, the weight
+        regularizer's matrices and, for the full loss, its N × N matrices."""
+        nodes, features, _ = SIZES[self.dataset]
+        target = self.target_for(regularizer, reg_params.get("target", "auto"))
+        head = 2 * self.d + 1 if target == POSTERIOR else self.d  # at least the heads of kl_gauss, vmf
+        term = (weight_penalty_bytes(regularizer, reg_params, self.hidden, features)
+                + weight_penalty_bytes(regularizer, reg_params, head, self.hidden, hidden=False)
+                if target == WEIGHTS else 0)
+        return [MemoryNeed("the first layer and its optimizer state",
+                           TRAINED * FLOAT32 * features * self.hidden, "hidden"),
+                MemoryNeed("the nodes' activations",
+                           ACTIVATION_COPIES * FLOAT32 * nodes * (self.hidden + head), "hidden"),
+                MemoryNeed("the regularizer's pairwise matrices", term, "hidden"),
+                MemoryNeed("the N × N matrices of the full loss",
+                           FULL_COPIES * FLOAT32 * nodes ** 2 if self.recon == "full" else 0,
+                           "recon", "use recon=sampled")]
+
     def term_scale(self, target):
         return 1 / self.n if target in (CODES, POSTERIOR) else 1.0
 
     def loss(self, model, batch):
-        """Cross-entropy of the training edges and as many fresh non-edges; codes of random nodes."""
+        """The reconstruction loss (``recon``); codes of random nodes for a code regularizer."""
         z, h = model.encode(self.x, sample=True)
-        negatives = sample_non_edges(self.known, self.n, self.split.train.size(1), self.generator)
-        pos, neg = model.decoder(z, self.parts["train"]), model.decoder(z, negatives.to(self.x.device))
-        loss = (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
-                + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))
+        loss, per_node = self.full_loss(z) if self.recon == "full" else self.sampled_loss(model, z)
         if self.target == CODES:
             nodes = torch.randperm(self.n, generator=self.generator)[:self.reg_nodes]
             return loss, {CODES: z[nodes.to(z.device)]}
+        if self.target == POSTERIOR and hasattr(model.regularizer, "correction"):
+            loss = loss + model.regularizer.correction(per_node())
         return loss, {POSTERIOR: h}
+
+    def sampled_loss(self, model, z):
+        """Cross-entropy of the training edges and as many fresh non-edges; each node's share."""
+        negatives = sample_non_edges(self.known, self.n, self.split.train.size(1), self.generator)
+        parts = []
+        for pairs, label in ((self.parts["train"], 1.0), (negatives.to(z.device), 0.0)):
+            logits = model.decoder(z, pairs)
+            parts.append((pairs, F.binary_cross_entropy_with_logits(
+                logits, torch.full_like(logits, label), reduction="none")))
+
+        def per_node():
+            shares = z.new_zeros(self.n)
+            for pairs, terms in parts:
+                terms = terms.detach() / len(terms)
+                shares = shares.index_add(0, pairs[0], terms).index_add(0, pairs[1], terms)
+            return shares
+        return parts[0][1].mean() + parts[1][1].mean(), per_node
+
+    def full_loss(self, z):
+        """tkipf/gae's weighted cross-entropy over all N² entries of A + I; each node's share."""
+        n2, edges = self.n ** 2, self.adjacency.sum()
+        terms = F.binary_cross_entropy_with_logits(z @ z.T, self.adjacency, reduction="none",
+                                                   pos_weight=(n2 - edges) / edges)
+        norm = n2 / (2 * (n2 - edges))
+
+        def per_node():  # the entries of a node's row and column
+            return norm / n2 * (terms.sum(0) + terms.sum(1) - terms.diagonal()).detach()
+        return norm * terms.mean(), per_node
 
     def validate(self, model):
         from sklearn.metrics import roc_auc_score

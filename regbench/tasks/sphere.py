@@ -12,12 +12,16 @@ import itertools
 import torch
 from torch import nn
 
-from ..geometry import describe
+from ..geometry import MAX_ROWS, describe
 from ..params import Param
 from ..registry import register_task
 from ..regularizers._base import CODES, WEIGHTS, WeightLayer
 from ..training import Training
-from ._base import Task
+from ._base import FLOAT32, TRAINED, MemoryNeed, Task, weight_penalty_bytes
+
+WORKING_COPIES = 3  # float32 n × d copies beside the trained points: the diagnostics' and the term's
+DIAGNOSTIC_COPIES = 5  # float64 MAX_ROWS × MAX_ROWS matrices of the pairwise diagnostics
+PROJECTION_COPIES = 5  # float32 n × L copies for L sorted projections (values, int64 indices; codes, prior)
 
 
 class Points(nn.Module):
@@ -46,6 +50,28 @@ class Sphere(Task):
         model = Points(torch.randn(self.n, self.d, generator=generator) * self.init_scale).to(ctx.device)
         return Training(model, torch.optim.Adam(model.parameters(), lr=self.lr), itertools.repeat(None),
                         self.steps, period=self.steps, unit="step")
+
+    def memory_needs(self, regularizer, reg_params):
+        """The points (with Adam's state when a term trains them) and their working copies; the
+        term's matrices: rows × rows for a pairwise weight penalty, d × d covariances and sorted
+        projections on codes (pair sums over codes run in bounded blocks); the pairwise diagnostics
+        of at most ``MAX_ROWS`` points."""
+        target = self.target_for(regularizer, reg_params.get("target", "auto"))
+        rows = self.n * self.d * FLOAT32
+        needs = [MemoryNeed("the points, their optimizer state and working copies",
+                            rows * ((TRAINED if target else 1) + WORKING_COPIES),
+                            "n" if self.n >= self.d else "d"),
+                 MemoryNeed("pairwise diagnostics", DIAGNOSTIC_COPIES * 8 * min(self.n, MAX_ROWS) ** 2)]
+        if target == WEIGHTS:
+            needs.append(MemoryNeed("the regularizer's pairwise matrices",
+                                    weight_penalty_bytes(regularizer, reg_params, self.n, self.d), "n"))
+        elif target == CODES:
+            needs.append(MemoryNeed("the regularizer's d × d matrices",
+                                    TRAINED * FLOAT32 * self.d ** 2, "d"))
+            projections = reg_params.get("projections", 0)
+            needs.append(MemoryNeed("sorted projections of the points",
+                                    PROJECTION_COPIES * FLOAT32 * self.n * projections, "n"))
+        return needs
 
     def loss(self, model, batch):
         """No loss of the task's own (under ``none`` the points stay where they start)."""

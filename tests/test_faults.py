@@ -1,0 +1,268 @@
+"""Faults a long grid meets: a killed driver, Ctrl-C and SIGTERM, a worker that dies, --quiet,
+keys given twice, code in weight files, modules in the working directory. Processes a test
+starts are ended by it, by their own ids."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+import torch
+
+from regbench.cli import main
+from regbench.datasets.files import load_tensors
+from regbench.errors import RegbenchError
+from regbench.registry import load_plugin
+from regbench.store import ResultsStore
+
+LONG_GRID = ["grid", "--task", "sphere", "--reg", "none,eccentric", "--set", "n=50",
+             "steps=1000000", "--seeds", "2"]
+KILLER = textwrap.dedent('''\
+    import os
+    import signal
+
+    from regbench import CODES, Regularizer, register_regularizer
+
+
+    @register_regularizer("test_killer")
+    class Killer(Regularizer):
+        """Kills the process it runs in."""
+        targets = (CODES,)
+
+        def forward(self, z):
+            os.kill(os.getpid(), signal.SIGKILL)
+    ''')
+SHADOW = textwrap.dedent('''\
+    import pathlib
+    pathlib.Path(__file__).with_name("imported").touch()
+    raise ImportError("the working directory's matplotlib.py was imported")
+    ''')
+
+
+def start(args, cwd=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "regbench", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={"OMP_NUM_THREADS": "1", **os.environ})
+
+
+def running_trials(driver: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
+    """The driver's descendants once a trial trains (a Tune trial actor exists); fails on timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert driver.poll() is None, driver.stdout.read()
+        found = psutil.Process(driver.pid).children(recursive=True)
+        names = []
+        for process in found:
+            try:
+                names.append(process.name())
+            except psutil.NoSuchProcess:
+                pass
+        if any("ImplicitFunc" in name for name in names):
+            return found
+        time.sleep(0.5)
+    raise AssertionError("no trial started")
+
+
+def survivors(processes: list[psutil.Process], within: float) -> list[psutil.Process]:
+    """Those of ``processes`` still alive (not zombies) after up to ``within`` seconds."""
+    deadline = time.time() + within
+    while True:
+        alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if not alive or time.time() > deadline:
+            return alive
+        time.sleep(0.25)
+
+
+def end(driver: subprocess.Popen, processes: list[psutil.Process]) -> None:
+    """Whatever the test left running, by id."""
+    for process in [*processes, psutil.Process(driver.pid)] if driver.poll() is None else processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    driver.wait()
+
+
+@pytest.mark.ray
+def test_a_killed_driver_leaves_no_ray_process_behind(store_dir):
+    driver, processes = start([*LONG_GRID, "--quiet"]), []
+    try:
+        processes = running_trials(driver)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        left = survivors(processes, within=15)
+        assert not left, [p.name() for p in left]
+    finally:
+        end(driver, processes)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_first_interrupt_stops_the_grid_in_order_and_says_how_to_go_on(store_dir, signum):
+    driver, processes = start([*LONG_GRID, "--quiet"]), []
+    try:
+        processes = running_trials(driver)
+        driver.send_signal(signum)
+        out, _ = driver.communicate(timeout=120)
+        assert driver.returncode == 130, out
+        assert "Interrupted: 0 of 4 trials of grid inline recorded, none half-way." in out
+        assert "To go on: regbench grid --task sphere --reg none,eccentric" in out
+        assert not survivors(processes, within=15)
+        assert list(ResultsStore(store_dir).records()) == []  # no trial finished; none half-written
+    finally:
+        end(driver, processes)
+
+
+@pytest.mark.ray
+def test_a_second_interrupt_exits_at_once(store_dir):
+    driver, processes = start([*LONG_GRID, "--quiet"]), []
+    try:
+        processes = running_trials(driver)
+        driver.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        driver.send_signal(signal.SIGINT)
+        driver.wait(timeout=10)
+        assert driver.returncode == 130
+        assert not survivors(processes, within=15)  # the watchdog ends what Ray left
+    finally:
+        end(driver, processes)
+
+
+def test_an_interrupted_run_records_nothing_and_says_so(store_dir):
+    driver = start(["run", "--task", "sphere", "--reg", "eccentric", "--set", "steps=1000000"])
+    try:
+        deadline = time.time() + 120
+        while not psutil.Process(driver.pid).cpu_times().user > 3:  # imports done, training
+            assert time.time() < deadline and driver.poll() is None
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGINT)
+        out, _ = driver.communicate(timeout=60)
+        assert driver.returncode == 130
+        assert out.strip().splitlines()[-1] == ("regbench: interrupted; nothing of the run in "
+                                                "progress was recorded")
+        assert list(ResultsStore(store_dir).records()) == []
+    finally:
+        end(driver, [])
+
+
+def run_key(store_dir, reg: str) -> str:
+    return next(r["run_key"] for r in ResultsStore(store_dir).records() if r["reg"] == reg)
+
+
+@pytest.mark.ray
+def test_quiet_grid_prints_only_regbench_lines_when_a_worker_dies(store_dir, tmp_path):
+    (tmp_path / "killer_plugin.py").write_text(KILLER)
+    result = subprocess.run(
+        [sys.executable, "-m", "regbench", "grid", "--plugin", "killer_plugin", "--task", "sphere",
+         "--reg", "none,test_killer", "--set", "n=20", "steps=5", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={"OMP_NUM_THREADS": "1", **os.environ})
+    assert result.returncode == 1
+    died = "the trial's worker process died: The actor died unexpectedly before finishing this task."
+    assert result.stderr.splitlines() == [f"regbench: trial sphere test_killer: {died}"]
+    assert result.stdout.splitlines() == [
+        "Grid inline: 2 trials, 0 already recorded, 2 to run.",
+        f"  failed: sphere × test_killer seed 0 (run {run_key(store_dir, 'test_killer')}): {died}",
+        f"Grid inline: 1 failed, 1 ok; records in {store_dir / 'records.jsonl'}",
+        "Rerun the failed or diverged trials with --retry-failed."]
+    by_reg = {r["reg"]: r for r in ResultsStore(store_dir).records()}
+    assert by_reg["none"]["status"] == "ok" and by_reg["test_killer"]["status"] == "failed"
+
+
+@pytest.mark.ray
+def test_grid_trials_do_not_import_modules_lying_in_the_working_directory(store_dir, tmp_path):
+    (tmp_path / "matplotlib.py").write_text(SHADOW)
+    result = subprocess.run(
+        [sys.executable, "-m", "regbench", "grid", "--task", "digits_ae", "--reg", "none",
+         "--set", "epochs=1", "--quiet"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=600, env={"OMP_NUM_THREADS": "1", **os.environ})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "imported").exists()
+    assert [r["status"] for r in ResultsStore(store_dir).records()] == ["ok"]
+
+
+def test_a_plugin_is_imported_from_the_working_directory_which_then_leaves_sys_path(
+        tmp_path, monkeypatch):
+    (tmp_path / "cwd_plugin.py").write_text("VALUE = 1\n")
+    (tmp_path / "other_module.py").write_text("VALUE = 2\n")
+    monkeypatch.chdir(tmp_path)
+    path = list(sys.path)
+    load_plugin("cwd_plugin")
+    assert sys.modules["cwd_plugin"].VALUE == 1 and sys.path == path
+    with pytest.raises(ModuleNotFoundError):
+        __import__("other_module")
+    del sys.modules["cwd_plugin"]
+
+
+class Marker:
+    """Creates a file when unpickled: what a malicious weight file could do."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+@pytest.mark.parametrize("what", ["FID weights file", "cached classifier"])
+def test_weight_files_that_would_run_code_are_refused_unexecuted(tmp_path, what):
+    weights, marker = tmp_path / "weights.pth", tmp_path / "pwned"
+    torch.save({"layer.weight": torch.ones(2), "payload": Marker(marker)}, weights)
+    with pytest.raises(RegbenchError, match=f"{what} .*weights.pth holds more than tensors"):
+        load_tensors(weights, what)
+    assert not marker.exists()
+    torch.save({"layer.weight": torch.ones(2)}, weights)
+    assert torch.equal(load_tensors(weights, what)["layer.weight"], torch.ones(2))
+
+
+def test_fid_network_loads_its_weights_as_tensors_only(tmp_path):
+    from regbench.metrics.fid import inception
+    weights, marker = tmp_path / "pt_inception.pth", tmp_path / "pwned"
+    torch.save({"payload": Marker(marker)}, weights)
+    with pytest.raises(RegbenchError, match="FID weights file"):
+        inception(weights, "cpu")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("given, named", [
+    (["lam=1e-3", "lam=1"], "--set gives lam (1e-3, 1): give each key once"),
+    (["lam=1e-3", "reg.lam=1"], "--set sets both 'lam' and 'reg.lam': give each hyperparameter once"),
+])
+def test_a_key_given_twice_on_the_command_line_is_an_error(given, named, store_dir, capsys):
+    for command in (["run", "--task", "sphere", "--reg", "eccentric"],
+                    ["grid", "--task", "sphere", "--reg", "eccentric", "--dry-run"]):
+        assert main([*command, "--set", *given]) == 2
+        assert capsys.readouterr().err.strip() == f"regbench: error: {named}"
+    assert not store_dir.exists() or not list(ResultsStore(store_dir).records())
+
+
+GRID = """\
+[grid]
+name = "twice"
+tasks = ["sphere"]
+regularizers = ["eccentric"]
+[params]
+"""
+
+
+@pytest.mark.parametrize("table, named", [
+    ("lam = 1\nlam = 2\n", "key lam is given twice in one table"),
+    ('lam = 1\n"reg.lam" = 2\n', "sets both 'lam' and 'reg.lam': give each hyperparameter once"),
+    ('[params.eccentric]\nmu = 1\n"reg.mu" = 2\n', "sets both 'mu' and 'reg.mu'"),
+])
+def test_a_key_given_twice_in_one_grid_table_is_an_error(table, named, tmp_path, capsys):
+    grid = tmp_path / "twice.toml"
+    grid.write_text(GRID + table)
+    assert main(["grid", str(grid), "--dry-run", "--results", str(tmp_path / "store")]) == 2
+    assert named in capsys.readouterr().err
+
+
+def test_the_command_line_and_a_regularizer_table_still_override_shared_values(tmp_path):
+    from regbench.grid import load_grid
+    grid = tmp_path / "override.toml"
+    grid.write_text(GRID + "lam = 1\nmu = 2\n[params.eccentric]\n\"reg.mu\" = 3\n")
+    (trial,) = load_grid(grid).override(params={"reg.lam": "5"}).trials()
+    assert (trial.reg_params["lam"], trial.reg_params["mu"]) == (5, 3)
