@@ -5,6 +5,7 @@ import sys
 from tqdm.auto import tqdm
 
 NOTE_AFTER_S = 1.0  # a run counted in steps gives its estimate after this long (or its first period)
+NOTE_MIN_S = 60.0  # without a bar, the estimate of a run expected to end sooner is not worth a line
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed} of about {estimate}, {rate_fmt}]"
 UNITS = (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
@@ -13,7 +14,8 @@ def duration(seconds: float) -> str:
     """Seconds in words at any scale: ``0.8 s``, ``12 min``, ``3.4 h``, ``25 years``, ``3.2e+04 years``."""
     unit, size = next(((unit, size) for unit, size in UNITS if seconds >= size), UNITS[-1])
     value = seconds / size
-    number = f"{value:.1f}" if value < 10 else f"{value:.0f}" if value < 1e4 else f"{value:.1e}"
+    number = (f"{value:.2g}" if value < 1 else f"{value:.1f}" if value < 10 else f"{value:.0f}"
+              if value < 1e4 else f"{value:.1e}")
     return f"{number} {unit}"
 
 
@@ -39,9 +41,10 @@ def progress_bar(iterable, total=None, desc="", quiet=False):
 
 
 def first_estimate(done: int, total: int, unit: str, seconds: float, quiet: bool = False) -> None:
-    """When no bar shows (not on a terminal, not quiet): one line on stderr saying how long the first
-    ``done`` of ``total`` epochs or steps took, and how long the whole run would take."""
-    if quiet or on_terminal():
+    """When no bar shows (not on a terminal, not quiet) and the run would last over a minute: one
+    line on stderr saying how long the first ``done`` of ``total`` epochs or steps took, and how
+    long the whole run would take."""
+    if quiet or on_terminal() or seconds * total / done < NOTE_MIN_S:
         return
     what = f"{unit} 1/{total}" if done == 1 else f"{unit}s 1–{done} of {total}"
     print(f"{what} took {duration(seconds)}; the run would take about "

@@ -13,9 +13,10 @@ from regbench.registry import TASKS
 from regbench.training import Training, fit
 
 
-@pytest.mark.parametrize("seconds, words", [(0.83, "0.8 s"), (75, "1.2 min"), (3.4 * 3600, "3.4 h"),
+@pytest.mark.parametrize("seconds, words", [(0.031, "0.031 s"), (0.83, "0.83 s"), (75, "1.2 min"),
+                                            (3.4 * 3600, "3.4 h"),
                                             (5.2 * 86400, "5.2 days"), (25 * 365.25 * 86400, "25 years"),
-                                            (3.2e4 * 365.25 * 86400, "3.2e+04 years"), (0, "0.0 s")])
+                                            (3.2e4 * 365.25 * 86400, "3.2e+04 years"), (0, "0 s")])
 def test_durations_read_at_any_scale(seconds, words):
     assert duration(seconds) == words
 
@@ -36,6 +37,7 @@ def sphere_run(quiet, steps=50):
 
 def test_without_a_terminal_one_line_gives_the_estimate(capsys, monkeypatch):
     monkeypatch.setattr("regbench.training.NOTE_AFTER_S", 0.0)
+    monkeypatch.setattr("regbench.progress.NOTE_MIN_S", 0.0)
     sphere_run(quiet=False)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
@@ -49,7 +51,14 @@ def test_a_run_that_ends_within_its_first_period_says_nothing(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_the_estimate_of_a_run_in_epochs_follows_its_first_epoch(capsys):
+def test_a_run_expected_to_end_within_a_minute_says_nothing(capsys, monkeypatch):
+    monkeypatch.setattr("regbench.training.NOTE_AFTER_S", 0.0)
+    sphere_run(quiet=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_estimate_of_a_run_in_epochs_follows_its_first_epoch(capsys, monkeypatch):
+    monkeypatch.setattr("regbench.progress.NOTE_MIN_S", 0.0)
     model = nn.Linear(1, 1)
     training = Training(model, torch.optim.SGD(model.parameters(), lr=0.1),
                         itertools.repeat(torch.ones(2, 1)), steps=10 ** 9 * 2, period=2)
