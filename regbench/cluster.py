@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 
 from .errors import RegbenchError
 from .interrupt import reclaim
@@ -46,16 +46,6 @@ def prepare_environment(address: str | None) -> None:
 
 
 @contextmanager
-def working_directory(path: str):
-    here = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(here)
-
-
-@contextmanager
 def ray_session(address: str | None = None, quiet: bool = False, **local_options):
     """Ray for the duration of the block: joins ``address``, else starts a local instance that
     uses this machine's CPUs and GPUs (``local_options`` go to ``ray.init``, e.g.
@@ -82,7 +72,7 @@ def ray_session(address: str | None = None, quiet: bool = False, **local_options
     # instead, which lives as long as its processes (plugins are imported from the working
     # directory explicitly, see `load_plugin`)
     with tempfile.TemporaryDirectory(prefix="regbench-ray-") as empty:
-        with working_directory(empty):
+        with chdir(empty):
             ray.init(address=address or "local", **options)  # "local": never attach to one found here
         reclaim()  # Ctrl-C and SIGTERM stay regbench's
         if address is None:  # processes of our own: ended even if this driver is killed

@@ -1,6 +1,7 @@
 """Faults a long grid meets: a killed driver, Ctrl-C and SIGTERM, a worker that dies, --quiet,
 keys given twice, code in weight files, modules in the working directory. Processes a test
 starts are ended by it, by their own ids."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,6 +77,18 @@ def survivors(processes: list[psutil.Process], within: float) -> list[psutil.Pro
         time.sleep(0.25)
 
 
+@contextlib.contextmanager
+def running_grid():
+    """A long grid in a subprocess once a trial trains: (driver, the processes it started so far);
+    whatever is left running after the block is ended, by id."""
+    driver, processes = start([*LONG_GRID, "--quiet"]), []
+    try:
+        processes = running_trials(driver)
+        yield driver, processes
+    finally:
+        end(driver, processes)
+
+
 def end(driver: subprocess.Popen, processes: list[psutil.Process]) -> None:
     """Whatever the test left running, by id."""
     for process in [*processes, psutil.Process(driver.pid)] if driver.poll() is None else processes:
@@ -88,23 +101,17 @@ def end(driver: subprocess.Popen, processes: list[psutil.Process]) -> None:
 
 @pytest.mark.ray
 def test_a_killed_driver_leaves_no_ray_process_behind(store_dir):
-    driver, processes = start([*LONG_GRID, "--quiet"]), []
-    try:
-        processes = running_trials(driver)
+    with running_grid() as (driver, processes):
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         left = survivors(processes, within=15)
         assert not left, [p.name() for p in left]
-    finally:
-        end(driver, processes)
 
 
 @pytest.mark.ray
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_first_interrupt_stops_the_grid_in_order_and_says_how_to_go_on(store_dir, signum):
-    driver, processes = start([*LONG_GRID, "--quiet"]), []
-    try:
-        processes = running_trials(driver)
+    with running_grid() as (driver, processes):
         driver.send_signal(signum)
         out, _ = driver.communicate(timeout=120)
         assert driver.returncode == 130, out
@@ -112,23 +119,17 @@ def test_first_interrupt_stops_the_grid_in_order_and_says_how_to_go_on(store_dir
         assert "To go on: regbench grid --task sphere --reg none,eccentric" in out
         assert not survivors(processes, within=15)
         assert list(ResultsStore(store_dir).records()) == []  # no trial finished; none half-written
-    finally:
-        end(driver, processes)
 
 
 @pytest.mark.ray
 def test_a_second_interrupt_exits_at_once(store_dir):
-    driver, processes = start([*LONG_GRID, "--quiet"]), []
-    try:
-        processes = running_trials(driver)
+    with running_grid() as (driver, processes):
         driver.send_signal(signal.SIGINT)
         time.sleep(0.2)
         driver.send_signal(signal.SIGINT)
         driver.wait(timeout=10)
         assert driver.returncode == 130
         assert not survivors(processes, within=15)  # the watchdog ends what Ray left
-    finally:
-        end(driver, processes)
 
 
 def test_an_interrupted_run_records_nothing_and_says_so(store_dir):

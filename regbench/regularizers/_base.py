@@ -11,6 +11,8 @@ Targets (``Regularizer.targets``, see :mod:`regbench.targets`):
   task's encoder outputs ``head_size(d)`` features ``h`` per item; ``sample(h)`` draws
   reparameterised codes (training), ``mode(h)`` gives deterministic codes (evaluation), and
   ``kl(h)`` is the KL term to the prior, averaged over the batch; the loss term is ``lam · kl(h)``.
+  A sampler whose gradient needs a correction (``corrects``) gets each item's share of the task's
+  loss through ``correction``.
 
 Hyperparameters are declared as :class:`~regbench.params.Param` attributes and validated at
 construction. A regularizer's hyperparameters also include those of its targets (``lam``), and
@@ -73,6 +75,13 @@ class Regularizer(Configurable, nn.Module):
         raise NotImplementedError
 
     def kl(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    corrects = False  # its sampler's gradient needs ``correction`` (vmf with g_cor)
+
+    def correction(self, shares: torch.Tensor) -> torch.Tensor:
+        """0 in value; its gradient corrects the last draw's reparameterised gradient, given each
+        item's share of the task's loss (tasks add it when ``corrects``)."""
         raise NotImplementedError
 
 

@@ -122,7 +122,7 @@ def hyperspherical_energy(unit: torch.Tensor, kernel: str = "s1", chunk: int | N
     """
     n = len(unit)
     pairs = max(n * (n - 1) // 2, 1)
-    chunk = max(1, _pairwise.CHUNK_PAIRS // max(n, 1)) if chunk is None else chunk
+    chunk = _pairwise.block_rows(n) if chunk is None else chunk
     if chunk >= n:
         return KERNELS[kernel](pair_values(cosines(unit))).sum() / pairs
     return _BlockwiseEnergySum.apply(unit, kernel, chunk) / pairs

@@ -6,6 +6,7 @@ several n×m tensors alive for backward (1 GiB each at n = m = 16384 in float32)
 ``pairwise_sum`` walks over blocks of rows and recomputes each block during backward (activation
 checkpointing, as ``torch.utils.checkpoint``), holding O(block·m) memory instead of O(n·m).
 """
+import math
 from typing import Callable
 
 import torch
@@ -16,6 +17,11 @@ Kernel = Callable[[torch.Tensor], torch.Tensor]
 CHUNK_PAIRS = 1 << 18
 """Pairs per block (rows × m); larger inputs are summed blockwise. 1 MiB per float32 temporary keeps
 the elementwise kernel in cache (about 4× faster than 16 MiB blocks on a CPU)."""
+
+
+def block_rows(m: int) -> int:
+    """Rows per block against ``m`` rows: ``CHUNK_PAIRS // m`` (at least 1)."""
+    return max(1, CHUNK_PAIRS // max(m, 1))
 
 
 def _sq_dists(x: torch.Tensor, y: torch.Tensor, y_sq: torch.Tensor) -> torch.Tensor:
@@ -94,7 +100,20 @@ def pairwise_sum(kernel: Kernel, x: torch.Tensor, y: torch.Tensor | None = None,
     """
     same = y is None
     y = x if same else y
-    chunk = max(1, CHUNK_PAIRS // len(y)) if chunk is None else chunk
+    chunk = block_rows(len(y)) if chunk is None else chunk
     if chunk >= len(x):
         return _block_sum(kernel, x, y, y.pow(2).sum(1), 0 if same else None)
     return _BlockwisePairSum.apply(x, y, kernel, derivative, chunk, same)
+
+
+@torch.no_grad()
+def min_pair_sq_dist(x: torch.Tensor) -> torch.Tensor:
+    """min_{i≠j} |x_i − x_j|², over the blocks of rows and from the squared distances of
+    ``pairwise_sum`` (so in the same bounded memory, and consistent with its values)."""
+    chunk, sq_norms = block_rows(len(x)), x.pow(2).sum(1)
+    smallest = x.new_full((), math.inf)
+    for i in range(0, len(x), chunk):
+        sq = _sq_dists(x[i:i + chunk], x, sq_norms)
+        sq.diagonal(i).fill_(math.inf)
+        smallest = torch.minimum(smallest, sq.min())
+    return smallest

@@ -28,22 +28,8 @@ import torch.nn.functional as F
 
 from ..params import Param
 from ..registry import register_regularizer
-from . import _pairwise
+from ._pairwise import min_pair_sq_dist, pairwise_sum
 from ._base import CODES, Regularizer
-
-
-@torch.no_grad()
-def min_pair_sq_dist(x: torch.Tensor) -> torch.Tensor:
-    """min_{i≠j} |x_i − x_j|², block by block (the row blocks and the values of ``pairwise_sum``)."""
-    n = len(x)
-    chunk = max(1, _pairwise.CHUNK_PAIRS // n)
-    sq_norms = x.pow(2).sum(1)
-    smallest = x.new_full((), math.inf)
-    for i in range(0, n, chunk):
-        sq = _pairwise._sq_dists(x[i:i + chunk], x, sq_norms)
-        sq.diagonal(i).fill_(math.inf)
-        smallest = torch.minimum(smallest, sq.min())
-    return smallest
 
 
 @register_regularizer("uniformity")
@@ -63,5 +49,5 @@ class Uniformity(Regularizer):
         def potential(sq: torch.Tensor) -> torch.Tensor:  # exp(−t (sq − r_min)), capped at e
             return torch.exp((t * (shift - sq)).clamp_max(1))
 
-        total = _pairwise.pairwise_sum(potential, x, derivative=lambda sq: -t * potential(sq))
+        total = pairwise_sum(potential, x, derivative=lambda sq: -t * potential(sq))
         return -t * shift + torch.log(total) - math.log(n * (n - 1))

@@ -151,6 +151,10 @@ class Vmf(Regularizer):
             self.log_density = accepted_log_density(eps, kappa, mu.shape[1])
         return z
 
+    @property
+    def corrects(self) -> bool:
+        return self.g_cor
+
     def correction(self, objective: torch.Tensor) -> torch.Tensor:
         """0 in value; its gradient is g_cor of the last draw for ``objective`` (the loss, or per
         row the loss terms of that row's code); 0 without ``g_cor``. One correction per draw."""

@@ -223,7 +223,7 @@ class AutoencoderTask(SpeedOptions, Task):
         z, h = model.encode(x, sample=True)
         x_hat = model.decode(z)
         loss = self.reconstruction_loss(x_hat, x)
-        if getattr(model.regularizer, "g_cor", False):
+        if model.regularizer.corrects:
             loss = loss + model.regularizer.correction(self.item_losses(x_hat, x) / len(x))
         return loss, {CODES: z, POSTERIOR: h}
 

@@ -181,7 +181,7 @@ class GraphLinkTask(PlanetoidTask):
         if self.target == CODES:
             nodes = torch.randperm(self.n, generator=self.generator)[:self.reg_nodes]
             return loss, {CODES: z[nodes.to(z.device)]}
-        if self.target == POSTERIOR and hasattr(model.regularizer, "correction"):
+        if self.target == POSTERIOR and model.regularizer.corrects:
             loss = loss + model.regularizer.correction(per_node())
         return loss, {POSTERIOR: h}
 
