@@ -229,6 +229,9 @@ def cmd_report(args) -> int:
             studies.append(load_study(store, grid))
     else:
         studies = [load_study(ResultsStore(args.results))]
+    if not any(study.tasks for study in studies):
+        raise RegbenchError(f"no finished runs to report in {args.results or 'the results store'} "
+                            f"(give --results the directory of a store, or of the studies' stores)")
     fmt = args.format or ("md" if args.out and args.out.endswith(".md") else "html")
     text = (to_markdown if fmt == "md" else to_html)(analyse(studies))
     if not args.out:

@@ -157,3 +157,12 @@ def test_cli_report_writes_html_and_markdown(tmp_path):
     assert out.read_text().startswith("# Which regularizer wins") and "Friedman test" in out.read_text()
     page = run_cli("report", "--results", str(tmp_path / "store"))
     assert page.returncode == 0 and page.stdout.startswith("<!doctype html>")
+
+
+def test_cli_report_of_an_empty_or_wrong_directory_says_so_in_one_line(tmp_path):
+    out = tmp_path / "report.html"
+    done = run_cli("report", "--results", str(tmp_path / "nothing"), "--out", str(out))
+    assert done.returncode == 2 and not out.exists()
+    assert done.stderr.strip().splitlines() == [
+        f"regbench: error: no finished runs to report in {tmp_path / 'nothing'} (give --results the "
+        f"directory of a store, or of the studies' stores)"]
