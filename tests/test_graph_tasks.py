@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from regbench.errors import RegbenchError
 from regbench.registry import REGULARIZERS
 from regbench.runner import execute, prepare
 from regbench.tasks._base import RunContext
+from regbench.tasks.graph_link import InnerProduct
 
 DATA = Path(os.environ.get("REGBENCH_DATA")
             or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -69,6 +71,9 @@ def test_same_seed_gives_the_same_split_for_every_regularizer():
     b = run("cora_link", "kl_gauss", seed=3, epochs=2)
     c = run("cora_link", "none", seed=4, epochs=2)
     assert a["split_sha"] == b["split_sha"] != c["split_sha"]
+    fixed = [run("cora_link", "none", seed=seed, epochs=2, split_seed=3) for seed in (0, 4)]
+    assert fixed[0]["split_sha"] == fixed[1]["split_sha"] == a["split_sha"]
+    assert fixed[0]["test_auc"] != fixed[1]["test_auc"]  # another initialisation
 
 
 @needs_cora
@@ -99,22 +104,22 @@ def test_svgae_with_the_full_adjacency_loss_and_g_cor_trains_on_cora_links():
 
 
 def test_full_adjacency_loss_matches_gae_by_loops():
-    """tkipf/gae's loss: norm · mean over all N² entries of A + I of the weighted cross-entropy,
-    pos_weight = (N² − ΣA)/ΣA, norm = N²/(2(N² − ΣA)); a node's share is every entry in its row or
-    column (float64 loops)."""
-    n = 5
+    """tkipf/gae's loss: norm · mean over all N² entries of A + I of the weighted cross-entropy of
+    the logits s·z_i·z_j, pos_weight = (N² − ΣA)/ΣA, norm = N²/(2(N² − ΣA)); a node's share is
+    every entry in its row or column (float64 loops)."""
+    n, scale = 5, 2.5
     task = create_task("cora_link", recon="full")
     task.n = n
     task.adjacency = torch.eye(n, dtype=torch.float64)
     for i, j in [(0, 1), (1, 2), (3, 4)]:
         task.adjacency[i, j] = task.adjacency[j, i] = 1
     z = torch.randn(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    loss, shares = task.full_loss(z)
+    loss, shares = task.full_loss(SimpleNamespace(decoder=InnerProduct(scale)), z)
     a = task.adjacency.tolist()
     edges = sum(map(sum, a))
     pos_weight, norm = (n * n - edges) / edges, n * n / (2 * (n * n - edges))
-    term = [[norm / n ** 2 * -(pos_weight * a[i][j] * math.log(sigmoid(z[i] @ z[j]))
-                               + (1 - a[i][j]) * math.log(1 - sigmoid(z[i] @ z[j])))
+    term = [[norm / n ** 2 * -(pos_weight * a[i][j] * math.log(sigmoid(scale * z[i] @ z[j]))
+                               + (1 - a[i][j]) * math.log(1 - sigmoid(scale * z[i] @ z[j])))
              for j in range(n)] for i in range(n)]
     assert loss.item() == pytest.approx(sum(map(sum, term)), rel=1e-12)
     expected = [sum(term[i][j] for i in range(n) for j in range(n) if node in (i, j))
@@ -137,6 +142,17 @@ def test_missing_raw_file_is_named(tmp_path, monkeypatch):
         run("cora_node", "none", epochs=1)
 
 
+@needs_cora
+def test_encoder_dropout_acts_in_training_only():
+    task = create_task("cora_link", dropout=0.5)
+    model = task.setup(create_regularizer("none"), "codes", RunContext(seed=0, quiet=True)).model
+    model.train()
+    codes = [model.encode(task.x, sample=True)[0] for _ in range(2)]
+    assert not torch.equal(*codes)
+    first, second = task.scores(model, "test")[1], task.scores(model, "test")[1]
+    assert not model.training and (first == second).all()
+
+
 @pytest.mark.data
 @pytest.mark.skipif(not (RAW / "PubMed" / "raw" / "ind.pubmed.allx").exists(),
                     reason=f"ind.pubmed.allx is not in {RAW / 'PubMed' / 'raw'} "
@@ -153,3 +169,7 @@ def test_bad_input_fails_before_training():
         prepare("cora_link", "none", {"d": 1})
     with pytest.raises(RegbenchError, match="exposes only weights"):
         prepare("cora_node", "eccentric")
+    with pytest.raises(RegbenchError, match="dropout"):
+        prepare("cora_link", "vmf", {"dropout": 1.0})
+    with pytest.raises(RegbenchError, match="logit_scale"):
+        prepare("cora_link", "vmf", {"logit_scale": 0})

@@ -2,9 +2,12 @@
 
 Kipf & Welling, "Variational Graph Auto-Encoders" (NIPS Bayesian Deep Learning Workshop 2016,
 arXiv:1611.07308), and its hyperspherical variant S-VGAE of Davidson, Falorsi, De Cao, Kipf &
-Tomczak, "Hyperspherical Variational Auto-Encoders" (UAI 2018, arXiv:1804.00891). A GCN encoder on the raw node features (32 hidden, ReLU, then a
-linear GCN layer, no dropout; tkipf/gae) and an inner-product decoder σ(z_i·z_j) scored on node
-pairs only, never on the N×N matrix.
+Tomczak, "Hyperspherical Variational Auto-Encoders" (UAI 2018, arXiv:1804.00891). A GCN encoder
+on the raw node features (32 hidden, ReLU, then a linear GCN layer; ``dropout`` on the input and
+hidden layer in training, 0 as in tkipf/gae) and an inner-product decoder σ(s·z_i·z_j) scored on
+node pairs only, never on the N×N matrix. Both papers' decoder has s = 1 (``logit_scale``); with
+codes on the unit sphere (S-VGAE) the logits are then bounded by ±1, edge probabilities by
+σ(±1) = 0.27 … 0.73, and s > 1 (a temperature 1/s) lets the loss tell near pairs from far ones.
 The encoder head follows the regularizer's target:
 
 - codes: GAE, deterministic codes z; loss = recon + (λ/N) · regularizer(z), the regularizer
@@ -27,8 +30,10 @@ validation AUC is evaluated. A posterior whose sampler has an estimator correcti
 The split follows GAE's ``mask_test_edges``: of the undirected edges, ⌊5%⌋ validation, ⌊10%⌋
 test, the rest train (and form the encoder's graph); validation and test get as many non-edges of
 the full graph. It depends only on the dataset and the seed (``split_sha`` records it), so every
-regularizer is compared on the same splits. Metrics: AUC and AP (scikit-learn) on test and
-validation pairs, geometry of the node codes (``latent.``) and of the layers' weights.
+regularizer is compared on the same splits; ``split_seed`` ≥ 0 fixes one split for every seed, the
+protocol of Kipf & Welling's Table 1 (random initialisations on a fixed split). Metrics: AUC and
+AP (scikit-learn) on test and validation pairs, geometry of the node codes (``latent.``) and of
+the layers' weights.
 """
 import itertools
 import hashlib
@@ -98,10 +103,18 @@ def split_edges(edge_index: torch.Tensor, n: int, seed: int) -> LinkSplit:
 
 
 class InnerProduct(nn.Module):
-    """The decoder's logits z_i·z_j (edge probability σ(z_i·z_j)) of the given pairs only."""
+    """The decoder's logits s·z_i·z_j (edge probability σ(s·z_i·z_j)) of the given pairs only."""
+
+    def __init__(self, scale: float = 1.0):
+        super().__init__()
+        self.scale = scale
 
     def forward(self, z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
-        return (z[pairs[0]] * z[pairs[1]]).sum(1)
+        return self.scale * (z[pairs[0]] * z[pairs[1]]).sum(1)
+
+    def all_pairs(self, z: torch.Tensor) -> torch.Tensor:
+        """The N × N logits s·z zᵀ."""
+        return self.scale * (z @ z.T)
 
 
 @torch.no_grad()
@@ -126,6 +139,12 @@ class GraphLinkTask(PlanetoidTask):
                       ge=2)
     epochs = Param(200, "full-batch training epochs", ge=1)
     lr = Param(0.01, "Adam learning rate", gt=0)
+    logit_scale = Param(1.0, "scale s of the decoder's logits s·z_i·z_j (1: both papers' decoder)",
+                        gt=0)
+    dropout = Param(0.0, "dropout rate of the encoder's input and hidden layer (tkipf/gae: 0)",
+                    ge=0, lt=1)
+    split_seed = Param(-1, "seed of the edge split: -1, the run's seed (a new split per seed); "
+                       "≥ 0, this one split for every seed", ge=-1)
     recon = Param("sampled", "reconstruction loss: sampled (training edges and as many random "
                   "non-edges, torch_geometric) or full (all N² pairs of A + I, weighted; tkipf/gae)",
                   choices=("sampled", "full"))
@@ -136,7 +155,8 @@ class GraphLinkTask(PlanetoidTask):
         torch.manual_seed(ctx.seed)
         data = load_planetoid(self.dataset, normalize=False)
         self.n = n = data.num_nodes
-        self.split = split = split_edges(data.edge_index, n, ctx.seed)
+        self.split = split = split_edges(data.edge_index, n,
+                                         ctx.seed if self.split_seed < 0 else self.split_seed)
         self.known = pair_codes(split.train, n)
         self.parts = {name: pairs.to(ctx.device) for name, pairs in vars(split).items()}
         if self.recon == "full":
@@ -147,8 +167,9 @@ class GraphLinkTask(PlanetoidTask):
         self.target = target
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
         encoder = GCN(torch.cat([split.train, split.train.flip(0)], 1), data.num_features,
-                      self.hidden, head)
-        model = Autoencoder(encoder, InnerProduct(), regularizer, target).to(ctx.device)
+                      self.hidden, head, self.dropout)
+        decoder = InnerProduct(self.logit_scale)
+        model = Autoencoder(encoder, decoder, regularizer, target).to(ctx.device)
         self.generator = torch.Generator().manual_seed(ctx.seed)
         return Training(model, torch.optim.Adam(model.parameters(), lr=self.lr),
                         itertools.repeat(None), self.epochs, select="val_auc")
@@ -177,7 +198,8 @@ class GraphLinkTask(PlanetoidTask):
     def loss(self, model, batch):
         """The reconstruction loss (``recon``); codes of random nodes for a code regularizer."""
         z, h = model.encode(self.x, sample=True)
-        loss, per_node = self.full_loss(z) if self.recon == "full" else self.sampled_loss(model, z)
+        loss, per_node = (self.full_loss(model, z) if self.recon == "full"
+                          else self.sampled_loss(model, z))
         if self.target == CODES:
             nodes = torch.randperm(self.n, generator=self.generator)[:self.reg_nodes]
             return loss, {CODES: z[nodes.to(z.device)]}
@@ -202,10 +224,11 @@ class GraphLinkTask(PlanetoidTask):
             return shares
         return parts[0][1].mean() + parts[1][1].mean(), per_node
 
-    def full_loss(self, z):
+    def full_loss(self, model, z):
         """tkipf/gae's weighted cross-entropy over all N² entries of A + I; each node's share."""
         n2, edges = self.n ** 2, self.adjacency.sum()
-        terms = F.binary_cross_entropy_with_logits(z @ z.T, self.adjacency, reduction="none",
+        terms = F.binary_cross_entropy_with_logits(model.decoder.all_pairs(z), self.adjacency,
+                                                   reduction="none",
                                                    pos_weight=(n2 - edges) / edges)
         norm = n2 / (2 * (n2 - edges))
 
