@@ -11,29 +11,17 @@ it on the same task, and their ratio. All runs share this one process (on a busy
     python benchmarks/graph.py [--epochs 20] [--device cpu] [--tasks cora_node cora_link]
 """
 import argparse
-import statistics
-import time
 
-import torch
-
-from regbench import REGULARIZERS, TASKS, create_task
+from regbench import REGULARIZERS, create_task
 from regbench.errors import RegbenchError
-from regbench.runner import prepare
-from regbench.tasks._base import RunContext
+from timing import seconds_per_period
 
 GRAPH_TASKS = ["cora_node", "citeseer_node", "pubmed_node", "cora_link", "citeseer_link", "pubmed_link"]
 
 
 def seconds_per_epoch(task: str, reg: str, settings: dict, epochs: int, device: str) -> float:
-    """Median seconds between the loop's per-epoch reports of ``task`` under ``reg`` (hyperparameters
-    ``settings``, the rest as ``regbench run`` resolves them) for ``epochs`` epochs."""
-    stamps = []
-    ctx = RunContext(seed=0, device=torch.device(device), quiet=True,
-                     report=lambda step, metrics: stamps.append(time.perf_counter()))
-    config = prepare(task, reg, {**settings, "epochs": epochs}, 0)  # RegbenchError: no data files
-    regularizer = REGULARIZERS.get(reg)(**config.reg_params).to(device)
-    TASKS.get(task)(**config.task_params).run(regularizer, ctx)
-    return statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
+    """Median seconds per epoch of ``task`` under ``reg`` for ``epochs`` epochs."""
+    return seconds_per_period(task, reg, {**settings, "epochs": epochs}, device)
 
 
 def main():

@@ -5,7 +5,9 @@ arXiv:2104.11610.
 Per run (written by the autoencoder tasks into the run's artifacts directory):
 - ``latent_scatter``: test codes on the first two principal axes (Figure 3);
 - ``spectrum``: eigenvalues of the latent covariance in decreasing order (Figure 5);
-- ``eigen_images``: images decoded at mean ± 2√λ_k·e_k along the principal axes (Figures 6–7).
+- ``eigen_images``: images decoded at mean ± 2√λ_k·e_k along the principal axes (Figures 6–7);
+- with another title, ``latent_scatter`` also draws the panels of Figure 1 of Davidson et al.,
+  "Hyperspherical Variational Auto-Encoders", UAI 2018, arXiv:1804.00891 (``vmf_circles``).
 Across runs: ``generation_vs_eccentricity``, a generation metric against ε (Figure 10), drawn by
 the leaderboard (:mod:`regbench.leaderboard.figure_links`).
 """
@@ -23,14 +25,15 @@ def _save(fig: Figure, path: Path) -> str:
     return path.name
 
 
-def latent_scatter(codes: np.ndarray, labels: np.ndarray | None, path: Path) -> str:
-    """``codes``: n × 2 coordinates on the first two principal axes; ``labels`` colour them."""
+def latent_scatter(codes: np.ndarray, labels: np.ndarray | None, path: Path,
+                   title: str = "test codes on the principal axes", axes: tuple[str, str] = ("p1", "p2")) -> str:
+    """``codes``: n × 2 coordinates (by default on the first two principal axes); ``labels`` colour them."""
     fig = Figure(figsize=(4.5, 4.5))
     ax = fig.subplots()
     points = ax.scatter(codes[:, 0], codes[:, 1], s=3, c=labels, cmap="tab10" if labels is not None else None)
     if labels is not None:
         fig.colorbar(points, ax=ax)
-    ax.set(xlabel="p1", ylabel="p2", title="test codes on the principal axes", aspect="equal")
+    ax.set(xlabel=axes[0], ylabel=axes[1], title=title, aspect="equal")
     return _save(fig, path)
 
 

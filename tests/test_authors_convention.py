@@ -273,3 +273,13 @@ def test_gradcheck(name):
         return reg.weight_penalty([WeightLayer(f"l{i}", w, i == 1) for i, w in enumerate(ws)])
 
     assert torch.autograd.gradcheck(penalty, weights)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mhs_ties_are_decided_up_to_round_off_not_by_equality(dtype):
+    """Mirror pairs of the half-space come from different Gram entries whose last bits depend on
+    the CPU's kernels: values a few ulps apart are one tie, a real gap is not."""
+    from regbench.regularizers.mhs import tied_at_minimum
+    m = torch.tensor(0.7, dtype=dtype)
+    x = torch.stack([m, torch.nextafter(m, torch.tensor(1.0, dtype=dtype)), m + 1e-3, m + 0.5])
+    assert tied_at_minimum(x).tolist() == [True, True, False, False]

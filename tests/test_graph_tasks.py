@@ -10,13 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from regbench import create_regularizer, create_task
 from regbench.errors import RegbenchError
 from regbench.registry import REGULARIZERS
 from regbench.runner import execute, prepare
 from regbench.tasks._base import RunContext
-from regbench.tasks.graph_link import InnerProduct
+from regbench.tasks.graph_link import InnerProduct, full_adjacency_loss
 
 DATA = Path(os.environ.get("REGBENCH_DATA")
             or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -110,12 +111,10 @@ def test_full_adjacency_loss_matches_gae_by_loops():
     n, scale = 5, 2.5
     task = create_task("cora_link", recon="full")
     task.n = n
-    task.adjacency = torch.eye(n, dtype=torch.float64)
-    for i, j in [(0, 1), (1, 2), (3, 4)]:
-        task.adjacency[i, j] = task.adjacency[j, i] = 1
+    task.adjacency = torch.tensor([[0, 1, 3], [1, 2, 4]])
+    a = dense_adjacency(task.adjacency, n).tolist()
     z = torch.randn(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     loss, shares = task.full_loss(SimpleNamespace(decoder=InnerProduct(scale)), z)
-    a = task.adjacency.tolist()
     edges = sum(map(sum, a))
     pos_weight, norm = (n * n - edges) / edges, n * n / (2 * (n * n - edges))
     term = [[norm / n ** 2 * -(pos_weight * a[i][j] * math.log(sigmoid(scale * z[i] @ z[j]))
@@ -129,6 +128,83 @@ def test_full_adjacency_loss_matches_gae_by_loops():
 
 def sigmoid(x: torch.Tensor) -> float:
     return 1 / (1 + math.exp(-float(x)))
+
+
+def dense_adjacency(pairs: torch.Tensor, n: int) -> torch.Tensor:
+    """A + I (float64) of undirected ``pairs`` ``[2, k]``."""
+    adjacency = torch.eye(n, dtype=torch.float64)
+    adjacency[pairs[0], pairs[1]] = adjacency[pairs[1], pairs[0]] = 1
+    return adjacency
+
+
+def dense_full_loss(z: torch.Tensor, pairs: torch.Tensor, scale: float):
+    """The full loss on N × N matrices, as tkipf/gae writes it: (loss, each node's share)."""
+    adjacency = dense_adjacency(pairs, len(z)).to(z.dtype)
+    n2, ones = len(z) ** 2, adjacency.sum()
+    terms = F.binary_cross_entropy_with_logits(scale * z @ z.T, adjacency, reduction="none",
+                                               pos_weight=(n2 - ones) / ones)
+    norm = n2 / (2 * (n2 - ones))
+    return norm * terms.mean(), norm / n2 * (terms.sum(0) + terms.sum(1) - terms.diagonal())
+
+
+def random_graph(n: int, density: float, generator: torch.Generator) -> torch.Tensor:
+    """Distinct undirected pairs i < j, each of the n(n − 1)/2 kept with probability ``density``."""
+    i, j = torch.triu_indices(n, n, 1)
+    keep = torch.rand(len(i), generator=generator) < density
+    return torch.stack([i[keep], j[keep]])
+
+
+@pytest.mark.parametrize("n, chunk", [(2, 1), (17, 1), (17, 3), (17, 17), (17, 40), (64, 5),
+                                      (200, 7), (200, None)])
+@pytest.mark.parametrize("scale", [0.5, 1.0, 30.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_blockwise_full_loss_matches_the_dense_loss(n, chunk, scale, seed):
+    """Value, gradient in z and per-node shares of the blockwise loss against the N × N one
+    (float64), for blocks of one row, blocks that do not divide N, and logits far past ±20."""
+    generator = torch.Generator().manual_seed(seed)
+    pairs = random_graph(n, 0.1 if n > 2 else 0.0, generator)
+    z = torch.randn(n, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    loss, shares = full_adjacency_loss(z, pairs, scale, chunk)
+    grad, = torch.autograd.grad(loss, z)
+    expected, expected_shares = dense_full_loss(z, pairs, scale)
+    expected_grad, = torch.autograd.grad(expected, z)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(shares, expected_shares.detach(), rtol=1e-10, atol=1e-14)
+    assert not shares.requires_grad
+
+
+def test_blockwise_full_loss_in_float32_is_within_round_off():
+    """The float32 blockwise loss (log σ(|l|) for softplus) against the float64 N × N one."""
+    generator = torch.Generator().manual_seed(0)
+    pairs = random_graph(500, 0.01, generator)
+    z = torch.randn(500, 16, generator=generator, requires_grad=True)
+    loss, shares = full_adjacency_loss(z, pairs, 0.5, 37)
+    expected, expected_shares = dense_full_loss(z.double(), pairs, 0.5)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    torch.testing.assert_close(torch.autograd.grad(loss, z)[0].double(),
+                               torch.autograd.grad(expected, z)[0].double(), rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(shares.double(), expected_shares.detach(), rtol=1e-5, atol=0)
+
+
+def test_full_loss_saves_no_tensor_larger_than_one_block():
+    """Forward and backward with blocks of 16 rows of 512: nothing of N × N is kept for backward."""
+    n, chunk = 512, 16
+    generator = torch.Generator().manual_seed(0)
+    pairs = random_graph(n, 0.004, generator)
+    z = torch.randn(n, 8, generator=generator, requires_grad=True)
+    largest = 0
+
+    def pack(tensor):
+        nonlocal largest
+        largest = max(largest, tensor.numel())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss, shares = full_adjacency_loss(z, pairs, 1.0, chunk)
+        loss.backward()
+    assert torch.isfinite(z.grad).all() and torch.isfinite(shares).all()
+    assert 0 < largest <= chunk * n
 
 
 @needs_cora

@@ -18,11 +18,13 @@ import numpy as np
 KNN_PROTOCOL = ((10, 1), (100, 1), (1000, 5), (10000, 10), (60000, 15))
 
 
-def knn_protocol(z_pool, y_pool, z_test, y_test, repeats: int = 20, seed: int = 0) -> dict:
+def knn_protocol(z_pool, y_pool, z_test, y_test, repeats: int = 20, seed: int = 0,
+                 protocol: tuple[tuple[int, int], ...] = KNN_PROTOCOL) -> dict:
+    """``knn_error_<size>`` for each (labelled codes, k) of ``protocol`` (default: Table 2's)."""
     from sklearn.neighbors import KNeighborsClassifier
     rng = np.random.default_rng(seed)
     out = {}
-    for size, k in KNN_PROTOCOL:
+    for size, k in protocol:
         if size > len(z_pool):
             continue
         errors = []

@@ -11,8 +11,14 @@ Targets (``Regularizer.targets``, see :mod:`regbench.targets`):
   task's encoder outputs ``head_size(d)`` features ``h`` per item; ``sample(h)`` draws
   reparameterised codes (training), ``mode(h)`` gives deterministic codes (evaluation), and
   ``kl(h)`` is the KL term to the prior, averaged over the batch; the loss term is ``lam · kl(h)``.
-  A sampler whose gradient needs a correction (``corrects``) gets each item's share of the task's
-  loss through ``correction``.
+  ``log_prob(h, z)`` and ``prior_log_prob(z)`` give log q(z | h) and log p(z) per row (densities
+  on the space the codes live in: R^d, or the sphere S^{d−1} with its surface measure), for
+  importance-sampled likelihoods. A sampler whose gradient needs a correction (``corrects``) gets
+  each item's share of the task's loss through ``correction``.
+
+A regularizer that matches the codes to a distribution (a posterior's prior, an MMD's or a sliced
+Wasserstein distance's target) draws from it with ``prior_sample(n, d, generator)``; the others
+return ``None``. Tasks decode such draws to generate.
 
 Hyperparameters are declared as :class:`~regbench.params.Param` attributes and validated at
 construction. A regularizer's hyperparameters also include those of its targets (``lam``), and
@@ -76,6 +82,19 @@ class Regularizer(Configurable, nn.Module):
 
     def kl(self, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def log_prob(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log q(z_i | h_i) per row."""
+        raise NotImplementedError(f"{self.registered_name} has no posterior density")
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z_i) of the prior per row."""
+        raise NotImplementedError(f"{self.registered_name} has no prior density")
+
+    def prior_sample(self, n: int, d: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """``n`` codes of dimension ``d`` from the distribution the regularizer matches the codes
+        to; ``None`` for one that matches none."""
+        return None
 
     corrects = False  # its sampler's gradient needs ``correction`` (vmf with g_cor)
 

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from ..params import Param
 from ..registry import register_regularizer
 from ._base import CODES, Regularizer
+from ._priors import gaussian
 from ._mmd import mmd
 
 
@@ -78,3 +79,6 @@ class Coulomb(Regularizer):
             prior = torch.randn_like(z)
         return mmd(lambda sq: kernel(sq, h, self.eps), z, prior,
                    derivative=lambda sq: kernel_derivative(sq, h, self.eps))
+
+    def prior_sample(self, n, d, generator=None):
+        return gaussian(n, d, generator)

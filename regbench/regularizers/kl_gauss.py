@@ -6,14 +6,17 @@ The head holds the mean and the log-variance (2d features). With s = log σ²,
     KL(N(m, diag σ²) ‖ N(0, I)) = ½ Σ_k (m_k² + σ_k² − 1 − s_k),
 
 summed over dimensions and averaged over the batch; codes are m + σ·ε with ε ~ N(0, I)
-(reparameterised) when training and m when evaluating. s is clamped to [−30, 20] (as in
+(reparameterised) when training and m when evaluating; log q(z | h) = Σ_k log N(z_k; m_k, σ_k²). s is clamped to [−30, 20] (as in
 ``DiagonalGaussianDistribution`` of the latent-diffusion code, ``CompVis/latent-diffusion``) so that
 exp(s) can neither overflow nor reach 0; outside that range the gradient through s is 0.
 """
+import math
+
 import torch
 
 from ..registry import register_regularizer
 from ._base import POSTERIOR, Regularizer
+from ._priors import gaussian, gaussian_log_prob
 
 LOGVAR_RANGE = (-30.0, 20.0)
 
@@ -43,3 +46,13 @@ class KlGauss(Regularizer):
     def kl(self, h: torch.Tensor) -> torch.Tensor:
         mean, logvar = self._split(h)
         return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
+
+    def log_prob(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        mean, logvar = self._split(h)
+        return -0.5 * ((z - mean).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return gaussian_log_prob(z)
+
+    def prior_sample(self, n, d, generator=None):
+        return gaussian(n, d, generator)

@@ -16,7 +16,10 @@ layers by default, λ hidden 0.1 / final 1. A layer with one row contributes 0.
   (``mhs/architecture.py`` l. 90–96 hidden, l. 104–110 final: ``tf.equal(final, target)`` then
   ``reduce_sum`` of ``tf.boolean_mask``). In half-space every pair of ``[W; −W]`` but ``(i, −i)``
   has a mirror of the same value, ``(i, j)`` and ``(−i, −j)``, so on hidden layers the penalty and
-  its gradient are twice the paper convention's.
+  its gradient are twice the paper convention's. A pair counts as tied when it is within
+  ``TIE_ULPS`` float epsilons (of the values' range, 4) of the minimum, not by ``==``: the two
+  mirror values come from different entries of one Gram matrix, whose last bits differ between
+  CPU kernels, so exact equality would count one mirror on some machines and both on others.
 """
 import torch
 
@@ -24,6 +27,13 @@ from ..registry import register_regularizer
 from ._energy import chords, cosines, pair_values
 from ._layerwise import coefficient
 from ._sphere_uniformity import SphereUniformity
+
+TIE_ULPS = 64
+
+
+def tied_at_minimum(x: torch.Tensor) -> torch.Tensor:
+    """The entries of ``x`` (values in [0, 4]) equal to its minimum up to round-off."""
+    return x <= x.min() + TIE_ULPS * 4 * torch.finfo(x.dtype).eps
 
 
 @register_regularizer("mhs")
@@ -37,4 +47,4 @@ class MHS(SphereUniformity):
         if len(rows) < 2:
             return rows.sum() * 0.0
         x = pair_values(chords(cosines(self.unit(rows))))
-        return -x[x == x.min()].sum() if self.authors else -x.min()
+        return -x[tied_at_minimum(x.detach())].sum() if self.authors else -x.min()

@@ -15,6 +15,7 @@ import torch
 from ..params import Param
 from ..registry import register_regularizer
 from ._base import CODES, Regularizer
+from ._priors import gaussian
 from ._mmd import mmd
 
 SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -33,3 +34,6 @@ class MmdImq(Regularizer):
         scales = [2 * z.shape[1] * self.sigma2 * s for s in SCALES]
         return mmd(lambda sq: sum(c / (c + sq) for c in scales), z, prior,
                    derivative=lambda sq: -sum(c / (c + sq) ** 2 for c in scales))
+
+    def prior_sample(self, n, d, generator=None):
+        return gaussian(n, d, generator) * math.sqrt(self.sigma2)

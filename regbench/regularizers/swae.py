@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from ..params import Param
 from ..registry import register_regularizer
 from ._base import CODES, Regularizer
+from ._priors import gaussian, sphere
 
 
 @register_regularizer("swae")
@@ -45,3 +46,6 @@ class SWAE(Regularizer):
         sorted_z = torch.sort(z @ theta.T, dim=0).values
         sorted_prior = torch.sort(prior @ theta.T, dim=0).values
         return (sorted_z - sorted_prior).pow(2).mean()
+
+    def prior_sample(self, n, d, generator=None):
+        return (sphere if self.prior == "sphere" else gaussian)(n, d, generator)

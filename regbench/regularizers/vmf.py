@@ -39,6 +39,8 @@ task's loss (a scalar: unbiased, but every row's score is multiplied by the whol
 the noise grows with the batch), or better, per row, the terms of the loss that depend on z_i
 (unbiased too, since a row's score has mean 0 and is independent of the other rows).
 
+The density is log q(z | μ, κ) = log C_m(κ) + κ μ·z on S^{m−1} (surface measure), and
+
 KL(vMF(μ, κ) ‖ U(S^{m−1})) = κ I_{m/2}(κ)/I_{m/2−1}(κ) + log C_m(κ) + log(2π^{m/2}/Γ(m/2)),
 C_m(κ) = κ^{m/2−1}/((2π)^{m/2} I_{m/2−1}(κ)). With v = m/2 − 1 the constants cancel:
 
@@ -56,6 +58,8 @@ from ..params import Param
 from ..registry import register_regularizer
 from ._base import POSTERIOR, Regularizer
 from ._bessel import log_iv, log_iv_and_ratio
+from ._householder import reflect
+from ._priors import sphere, sphere_log_prob
 
 
 def _wood_b(kappa: torch.Tensor, m: int) -> torch.Tensor:
@@ -81,6 +85,13 @@ def _accepted_eps(kappa: torch.Tensor, m: int) -> torch.Tensor:
     return eps
 
 
+def log_normaliser(kappa: torch.Tensor, m: int) -> torch.Tensor:
+    """log C_m(κ) = (m/2 − 1) log κ − (m/2) log 2π − log I_{m/2−1}(κ), in float64."""
+    k = kappa.double()
+    return ((m / 2 - 1) * torch.log(k) - m / 2 * math.log(2 * math.pi)
+            - log_iv(m / 2 - 1, k)).to(kappa.dtype)
+
+
 def accepted_log_density(eps: torch.Tensor, kappa: torch.Tensor, m: int) -> torch.Tensor:
     """log π(ε | κ) of the accepted proposals ``eps``, up to terms free of κ (module docstring)."""
     b = _wood_b(kappa, m)
@@ -104,9 +115,7 @@ def sample_vmf_and_eps(mu: torch.Tensor, kappa: torch.Tensor) -> tuple[torch.Ten
     sin = torch.sqrt((one_minus_w * (2 - one_minus_w)).clamp_min(torch.finfo(mu.dtype).tiny))
     v = torch.randn(len(mu), m - 1, dtype=mu.dtype, device=mu.device)
     z = torch.cat([(1 - one_minus_w).unsqueeze(1), sin.unsqueeze(1) * v / v.norm(dim=1, keepdim=True)], 1)
-    u = torch.cat([1 - mu[:, :1], -mu[:, 1:]], 1)  # e1 − μ
-    u_sq = u.pow(2).sum(1, keepdim=True).clamp_min(torch.finfo(mu.dtype).tiny)  # μ = e1: u = 0, U = I
-    return z - 2 * u * (u * z).sum(1, keepdim=True) / u_sq, eps
+    return reflect(mu, z), eps
 
 
 def kl_vmf_uniform(kappa: torch.Tensor, m: int) -> torch.Tensor:
@@ -168,3 +177,13 @@ class Vmf(Regularizer):
 
     def kl(self, h: torch.Tensor) -> torch.Tensor:
         return kl_vmf_uniform(self._split(h)[1], h.shape[-1] - 1).mean()
+
+    def log_prob(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        mu, kappa = self._split(h)
+        return log_normaliser(kappa, mu.shape[-1]) + kappa * (mu * z).sum(-1)
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return sphere_log_prob(z)
+
+    def prior_sample(self, n, d, generator=None):
+        return sphere(n, d, generator)

@@ -8,6 +8,7 @@ latent covariance trace / d, eccentricity ε, and the test error of a KNN classi
 import torch
 from torch import nn
 
+from ..models.mlp import mlp
 from ..params import Param
 from ..registry import register_task
 from ._autoencoder import AutoencoderTask, Split
@@ -22,15 +23,6 @@ def load_digits_split() -> Split:
     rest, test = train_test_split(range(len(x)), test_size=0.2, random_state=0, stratify=digits.target)
     train, val = train_test_split(rest, test_size=0.15, random_state=0, stratify=digits.target[rest])
     return Split(x[train], y[train], x[val], y[val], x[test], y[test])
-
-
-def mlp(sizes: list[int], final: nn.Module | None = None) -> nn.Sequential:
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.LeakyReLU(0.1))
-    return nn.Sequential(*layers, *([final] if final else []))
 
 
 @register_task("digits_ae")

@@ -22,10 +22,12 @@ uniformly drawn non-edges of the training graph, redrawn every epoch (torch_geom
 held-out edges may be drawn, as they count as non-edges in GAE's full-adjacency loss); or ``full``,
 tkipf/gae's loss on all N² entries of the training adjacency with self-loops, A + I, positives
 weighted by pos_weight = (N² − ΣA)/ΣA and the mean scaled by N²/(2(N² − ΣA)) — about half the
-sampled loss, so λ = 2 there is gae's KL weight; O(N²) memory (Cora, CiteSeer; not PubMed on a
-small machine). Adam lr 0.01, 200 full-batch epochs; the model of the epoch with the best
-validation AUC is evaluated. A posterior whose sampler has an estimator correction (``vmf`` with
-``g_cor``) gets each node's share of recon (the terms of the pairs it is in) as its objective.
+sampled loss, so λ = 2 there is gae's KL weight; summed over blocks of rows, recomputed in
+backward (``full_adjacency_loss``), it never holds an N × N matrix: a few MiB beside the edge list,
+PubMed included, for N² terms of time per epoch. Adam lr 0.01, 200 full-batch epochs; the model of
+the epoch with the best validation AUC is evaluated. A posterior whose sampler has an estimator
+correction (``vmf`` with ``g_cor``) gets each node's share of recon (the terms of the pairs it is
+in) as its objective.
 
 The split follows GAE's ``mask_test_edges``: of the undirected edges, ⌊5%⌋ validation, ⌊10%⌋
 test, the rest train (and form the encoder's graph); validation and test get as many non-edges of
@@ -42,11 +44,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ..geometry import describe, describe_layers
 from ..params import Param
 from ..registry import register_task
 from ..regularizers._base import CODES, POSTERIOR, WEIGHTS
+from ..regularizers._pairwise import CHUNK_PAIRS
 from ..training import Training
 from ..weights import weight_layers
 from ._autoencoder import Autoencoder
@@ -55,7 +59,10 @@ from ._planetoid import PlanetoidTask
 from ._base import FLOAT32, TRAINED, MemoryNeed, weight_penalty_bytes
 from .gcn_node import ACTIVATION_COPIES, SIZES
 
-FULL_COPIES = 6  # N × N float32 matrices of the full loss (A + I, z zᵀ, the terms, their gradients)
+FULL_BLOCK_PAIRS = 2 * CHUNK_PAIRS
+"""Logits per block of rows of the full loss: 2 MiB of float32, PubMed's 19,717 nodes in blocks
+of 26 rows (1 and 2 MiB took the same time on one CPU thread, 4 MiB longer)."""
+FULL_COPIES = 3  # block-sized float32 tensors of the full loss at once (logits, log σ(|l|), relu)
 
 
 def pair_codes(pairs: torch.Tensor, n: int) -> torch.Tensor:
@@ -112,9 +119,60 @@ class InnerProduct(nn.Module):
     def forward(self, z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         return self.scale * (z[pairs[0]] * z[pairs[1]]).sum(1)
 
-    def all_pairs(self, z: torch.Tensor) -> torch.Tensor:
-        """The N × N logits s·z zᵀ."""
-        return self.scale * (z @ z.T)
+
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + eˣ) = max(x, 0) − log σ(|x|), stable and vectorised on a CPU (log1p is not: 10×)."""
+    return x.clamp_min(0).sub_(x.abs().sigmoid_().log_())
+
+
+class _SoftplusRowSums(torch.autograd.Function):
+    """Σ_ij softplus(l_ij), l = s·z zᵀ, and (not differentiable) each row's Σ_j softplus(l_ij), over
+    blocks of ``chunk`` rows. Only z is saved; backward recomputes each block of σ(l), symmetric:
+    ∂/∂z Σ_ij softplus(l_ij) = s·(σ(l) + σ(l)ᵀ) z = 2s·σ(l) z. Results go into tensors allocated
+    before the loop: a small tensor made per block and kept would split the heap's freed blocks, and
+    the resident memory grew by one block per block (1.4 GiB on PubMed)."""
+
+    @staticmethod
+    def forward(ctx, z, scale, chunk):
+        ctx.save_for_backward(z)
+        ctx.scale, ctx.chunk = scale, chunk
+        rows = z.new_empty(len(z))
+        for i in range(0, len(z), chunk):
+            logits = torch.mm(z[i:i + chunk], z.T).mul_(scale)
+            torch.sum(_softplus(logits), 1, out=rows[i:i + chunk])
+        ctx.mark_non_differentiable(rows)
+        return rows.sum(), rows
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad, _):
+        z, = ctx.saved_tensors
+        grad_z = torch.empty_like(z)
+        for i in range(0, len(z), ctx.chunk):
+            sigmoid = torch.mm(z[i:i + ctx.chunk], z.T).mul_(ctx.scale).sigmoid_()
+            torch.mm(sigmoid, z, out=grad_z[i:i + ctx.chunk])
+        return 2 * ctx.scale * grad * grad_z, None, None
+
+
+def full_adjacency_loss(z: torch.Tensor, pairs: torch.Tensor, scale: float,
+                        chunk: int | None = None):
+    """tkipf/gae's loss norm/N² · Σ_ij ℓ_ij over the N² entries of A + I (A's distinct ``pairs``
+    i < j, so ΣA = N + 2k), ℓ_ij = p·softplus(−l_ij) on its ones and softplus(l_ij) elsewhere,
+    l = s·z zᵀ, p = (N² − ΣA)/ΣA, norm = N²/(2(N² − ΣA)); and each node's share, norm/N² times
+    its row and column, 2 Σ_j ℓ_ij − ℓ_ii. Summed as Σ_ij softplus(l_ij) over blocks of ``chunk``
+    rows (default ``FULL_BLOCK_PAIRS // N``; O(chunk·N) memory) plus, on the ones (the diagonal,
+    and each pair twice), δ = p·softplus(−l) − softplus(l)."""
+    n2, ones = len(z) ** 2, len(z) + 2 * pairs.size(1)
+    pos_weight, norm = (n2 - ones) / ones, n2 / (2 * (n2 - ones))
+    dense, rows = _SoftplusRowSums.apply(z, scale, chunk or max(1, FULL_BLOCK_PAIRS // len(z)))
+    self_logits, (i, j) = scale * z.pow(2).sum(1), pairs
+    self_delta, edge_delta = (F.logsigmoid(-logits) - pos_weight * F.logsigmoid(logits)
+                              for logits in (self_logits, scale * (z[i] * z[j]).sum(1)))
+    with torch.no_grad():  # Σ_j ℓ_ij, then minus ℓ_ii = −p·log σ(l_ii)
+        rows = (rows + self_delta).index_add(0, i, edge_delta).index_add(0, j, edge_delta)
+        shares = 2 * rows + pos_weight * F.logsigmoid(self_logits)
+    total = dense + self_delta.sum() + 2 * edge_delta.sum()
+    return norm / n2 * total, norm / n2 * shares
 
 
 @torch.no_grad()
@@ -159,10 +217,9 @@ class GraphLinkTask(PlanetoidTask):
                                          ctx.seed if self.split_seed < 0 else self.split_seed)
         self.known = pair_codes(split.train, n)
         self.parts = {name: pairs.to(ctx.device) for name, pairs in vars(split).items()}
-        if self.recon == "full":
-            i, j = self.parts["train"]
-            self.adjacency = torch.eye(n, device=ctx.device)  # A + I of the training graph
-            self.adjacency[i, j] = self.adjacency[j, i] = 1
+        if self.recon == "full":  # A's distinct pairs i < j (training graph)
+            codes = self.known.unique()
+            self.adjacency = torch.stack([codes // n, codes % n]).to(ctx.device)
         self.x = data.x.to(ctx.device)
         self.target = target
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
@@ -176,7 +233,7 @@ class GraphLinkTask(PlanetoidTask):
 
     def memory_needs(self, regularizer, reg_params):
         """The first layer (features × hidden) with Adam's state, the nodes' activations, the weight
-        regularizer's matrices and, for the full loss, its N × N matrices."""
+        regularizer's matrices and, for the full loss, its blocks of rows."""
         nodes, features, _ = SIZES[self.dataset]
         target = self.target_for(regularizer, reg_params.get("target", "auto"))
         head = 2 * self.d + 1 if target == POSTERIOR else self.d  # at least the heads of kl_gauss, vmf
@@ -188,8 +245,9 @@ class GraphLinkTask(PlanetoidTask):
                 MemoryNeed("the nodes' activations",
                            ACTIVATION_COPIES * FLOAT32 * nodes * (self.hidden + head), "hidden"),
                 MemoryNeed("the regularizer's pairwise matrices", term, "hidden"),
-                MemoryNeed("the N × N matrices of the full loss",
-                           FULL_COPIES * FLOAT32 * nodes ** 2 if self.recon == "full" else 0,
+                MemoryNeed("the blocks of rows of the full loss",
+                           FULL_COPIES * FLOAT32 * max(FULL_BLOCK_PAIRS, nodes)
+                           if self.recon == "full" else 0,
                            "recon", "use recon=sampled")]
 
     def term_scale(self, target):
@@ -226,15 +284,8 @@ class GraphLinkTask(PlanetoidTask):
 
     def full_loss(self, model, z):
         """tkipf/gae's weighted cross-entropy over all N² entries of A + I; each node's share."""
-        n2, edges = self.n ** 2, self.adjacency.sum()
-        terms = F.binary_cross_entropy_with_logits(model.decoder.all_pairs(z), self.adjacency,
-                                                   reduction="none",
-                                                   pos_weight=(n2 - edges) / edges)
-        norm = n2 / (2 * (n2 - edges))
-
-        def per_node():  # the entries of a node's row and column
-            return norm / n2 * (terms.sum(0) + terms.sum(1) - terms.diagonal()).detach()
-        return norm * terms.mean(), per_node
+        loss, shares = full_adjacency_loss(z, self.adjacency, model.decoder.scale)
+        return loss, lambda: shares
 
     def validate(self, model):
         from sklearn.metrics import roc_auc_score
