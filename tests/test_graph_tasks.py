@@ -233,9 +233,14 @@ def test_encoder_dropout_acts_in_training_only():
 @pytest.mark.skipif(not (RAW / "PubMed" / "raw" / "ind.pubmed.allx").exists(),
                     reason=f"ind.pubmed.allx is not in {RAW / 'PubMed' / 'raw'} "
                            "($REGBENCH_DATA/planetoid/PubMed/raw)")
-def test_pubmed_tasks_run():
+def test_pubmed_loads_offline_with_its_public_split_and_its_tasks_run():
+    from regbench.datasets.planetoid import load_planetoid
+    data = load_planetoid("PubMed", normalize=True)
+    assert (data.num_nodes, data.edge_index.size(1), data.num_features) == (19717, 88648, 500)
+    assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [60, 500, 1000]
     assert 0 <= run("pubmed_node", "none", epochs=2)["test_acc"] <= 1
     assert 0 <= run("pubmed_link", "eccentric", epochs=2)["test_auc"] <= 1
+    assert 0 <= run("pubmed_link", "vmf", epochs=1, recon="full")["test_auc"] <= 1
 
 
 def test_bad_input_fails_before_training():

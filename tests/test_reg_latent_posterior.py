@@ -10,7 +10,7 @@ from scipy import integrate, special
 import regbench
 from regbench import RegbenchError
 from regbench.regularizers._bessel import log_iv, log_iv_and_ratio
-from regbench.regularizers.vmf import (Vmf, accepted_log_density, kl_vmf_uniform, sample_vmf,
+from regbench.regularizers.vmf import (accepted_log_density, kl_vmf_uniform, sample_vmf,
                                        sample_vmf_and_eps)
 
 
@@ -141,9 +141,10 @@ def test_vmf_samples_on_the_sphere_at_extreme_kappa(m, kappa):
         assert ((z * mu).sum(1) > 0.9).all()
 
 
-def test_vmf_head_and_dimension_check():
-    reg = regbench.create_regularizer("vmf")
-    assert Vmf.min_dim == 2 and reg.head_size(5) == 6
+@pytest.mark.parametrize("name", ["vmf", "power_spherical"])
+def test_sphere_posterior_head_and_dimension_check(name):
+    reg = regbench.create_regularizer(name)
+    assert type(reg).min_dim == 2 and reg.head_size(5) == 6
     with pytest.raises(RegbenchError, match="d ≥ 2"):
         reg.head_size(1)
     with pytest.raises(RegbenchError, match="d ≥ 2"):

@@ -10,10 +10,8 @@ import torch.nn.functional as F
 from scipy import integrate, special, stats
 
 import regbench
-from regbench import RegbenchError
 from regbench.regularizers._householder import reflect
-from regbench.regularizers.power_spherical import (PowerSpherical, kl_power_spherical_uniform,
-                                                   sample_power_spherical)
+from regbench.regularizers.power_spherical import kl_power_spherical_uniform, sample_power_spherical
 
 TINY32 = torch.finfo(torch.float32).tiny
 
@@ -318,14 +316,9 @@ def test_householder_reflection_maps_e1_to_mu_and_is_orthogonal(dtype):
         assert torch.isfinite(grad).all(), name
 
 
-def test_head_and_dimension_check():
+def test_kl_and_prior_of_the_head():
+    """(The head's layout and dimension check: test_reg_latent_posterior.py, for both sphere posteriors.)"""
     reg = regbench.create_regularizer("power_spherical")
-    assert PowerSpherical.min_dim == 2 and reg.head_size(5) == 6
-    with pytest.raises(RegbenchError, match="d ≥ 2"):
-        reg.head_size(1)
-    with pytest.raises(RegbenchError, match="d ≥ 2"):
-        reg.sample(torch.randn(4, 2))
     h = torch.randn(4, 6)
-    torch.testing.assert_close(reg.mode(h), h[:, :5] / h[:, :5].norm(dim=1, keepdim=True))
     torch.testing.assert_close(reg.kl(h), kl_power_spherical_uniform(F.softplus(h[:, -1]) + 1, 5).mean())
     assert reg.prior_log_prob(torch.zeros(3, 5, dtype=torch.float64)).tolist() == [-log_area(5)] * 3

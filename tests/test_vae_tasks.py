@@ -122,7 +122,6 @@ def test_circle_recovery_is_one_up_to_rotation_and_reflection_and_low_when_unrel
 
 
 def test_circle_figures_are_written(tmp_path):
-    from regbench.store import ResultsStore  # noqa: F401  (the runner writes figures beside a store)
     config = prepare("vmf_circles", "vmf", {**TINY_CIRCLES, "figures": True}, 0)
     record = execute(config, results_dir=tmp_path)
     assert record["status"] == "ok"

@@ -3,9 +3,9 @@ Spherical distribution", ICML 2020 Workshop on Invertible Neural Networks, Norma
 Explicit Likelihood Models (INNF+), 2020, arXiv:2006.04437; authors' code
 ``nicola-decao/power_spherical``.
 
-Head: as ``vmf``, d direction features, normalised to the mean direction μ ∈ S^{m−1} (m = d), and
-one concentration feature, κ = softplus(·) + 1 (the S-VAE authors' example; the parameterisation of
-the Power Spherical paper's own experiments is unconfirmed). Needs d ≥ 2 (``min_dim``).
+Head: as ``vmf`` (``_sphere_posterior``), d direction features, normalised to the mean direction
+μ ∈ S^{m−1} (m = d), and one concentration feature, κ = softplus(·) + 1 (the S-VAE authors'
+example; the parameterisation of the Power Spherical paper's own experiments is unconfirmed).
 
 Density on S^{m−1} (surface measure), with α = (m−1)/2 + κ and β = (m−1)/2:
 
@@ -36,13 +36,11 @@ only) and the sampler no rejection step, so its gradient in κ needs no correcti
 import math
 
 import torch
-import torch.nn.functional as F
 
-from ..errors import RegbenchError
 from ..registry import register_regularizer
-from ._base import POSTERIOR, Regularizer
 from ._householder import reflect
-from ._priors import log_sphere_area, sphere, sphere_log_prob
+from ._priors import log_sphere_area
+from ._sphere_posterior import SpherePosterior
 
 
 def log_normaliser(kappa: torch.Tensor, m: int) -> torch.Tensor:
@@ -73,30 +71,11 @@ def sample_power_spherical(mu: torch.Tensor, kappa: torch.Tensor) -> torch.Tenso
 
 
 @register_regularizer("power_spherical")
-class PowerSpherical(Regularizer):
+class PowerSpherical(SpherePosterior):
     """Power Spherical posterior, uniform prior on S^{d−1}; its ``lam`` weights the KL term."""
-
-    targets = (POSTERIOR,)
-    min_dim = 2
-
-    def _check_dim(self, d: int) -> None:
-        if d < self.min_dim:
-            raise RegbenchError(f"regularizer 'power_spherical' needs a latent dimension d ≥ {self.min_dim} "
-                                f"(codes on the sphere S^(d−1)), got d = {d}")
-
-    def head_size(self, d: int) -> int:
-        self._check_dim(d)
-        return d + 1
-
-    def _split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check_dim(h.shape[-1] - 1)
-        return F.normalize(h[..., :-1], dim=-1), F.softplus(h[..., -1]) + 1
 
     def sample(self, h: torch.Tensor) -> torch.Tensor:
         return sample_power_spherical(*self._split(h))
-
-    def mode(self, h: torch.Tensor) -> torch.Tensor:
-        return self._split(h)[0]
 
     def kl(self, h: torch.Tensor) -> torch.Tensor:
         return kl_power_spherical_uniform(self._split(h)[1], h.shape[-1] - 1).mean()
@@ -106,9 +85,3 @@ class PowerSpherical(Regularizer):
         cos = (mu * z).sum(-1).clamp(-1, 1)
         one_plus_cos = (1 + cos).clamp_min(torch.finfo(cos.dtype).tiny)
         return kappa * torch.log(one_plus_cos) - log_normaliser(kappa, mu.shape[-1]).to(kappa.dtype)
-
-    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        return sphere_log_prob(z)
-
-    def prior_sample(self, n, d, generator=None):
-        return sphere(n, d, generator)

@@ -2,8 +2,8 @@
 Falorsi, Nicola De Cao, Thomas Kipf, Jakub M. Tomczak, "Hyperspherical Variational Auto-Encoders",
 UAI 2018, arXiv:1804.00891; authors' code ``nicola-decao/s-vae-pytorch``.
 
-Head: d direction features, normalised to the mean direction μ ∈ S^{m−1} (m = d), and one
-concentration feature, κ = softplus(·) + 1 (the authors' example). Needs d ≥ 2 (``min_dim``).
+Head (``_sphere_posterior``): d direction features, normalised to the mean direction μ ∈ S^{m−1}
+(m = d), and one concentration feature, κ = softplus(·) + 1 (the authors' example). Needs d ≥ 2.
 
 Sampling (Davidson et al., Alg. 1–2, after Ulrich 1984 / Wood 1994): the component w = μ·z by
 rejection, with ε ~ Beta((m−1)/2, (m−1)/2), u ~ U(0, 1),
@@ -51,15 +51,12 @@ computed in float64 with ``_bessel.log_iv_and_ratio`` (finite for m up to 256 an
 import math
 
 import torch
-import torch.nn.functional as F
 
-from ..errors import RegbenchError
 from ..params import Param
 from ..registry import register_regularizer
-from ._base import POSTERIOR, Regularizer
 from ._bessel import log_iv, log_iv_and_ratio
 from ._householder import reflect
-from ._priors import sphere, sphere_log_prob
+from ._sphere_posterior import SpherePosterior
 
 
 def _wood_b(kappa: torch.Tensor, m: int) -> torch.Tensor:
@@ -127,11 +124,9 @@ def kl_vmf_uniform(kappa: torch.Tensor, m: int) -> torch.Tensor:
 
 
 @register_regularizer("vmf")
-class Vmf(Regularizer):
+class Vmf(SpherePosterior):
     """vMF posterior, uniform prior on S^{d−1}; its ``lam`` weights the KL term."""
 
-    targets = (POSTERIOR,)
-    min_dim = 2
     g_cor = Param(False, "add the rejection sampler's correction term g_cor (Davidson et al.) "
                   "to the gradient in κ through correction(loss); off: g_rep alone, as the "
                   "authors' code")
@@ -139,19 +134,6 @@ class Vmf(Regularizer):
     def __init__(self, **hparams):
         super().__init__(**hparams)
         self.log_density = None  # log π(ε_i | κ_i) of the last draw's rows, with g_cor
-
-    def _check_dim(self, d: int) -> None:
-        if d < self.min_dim:
-            raise RegbenchError(f"regularizer 'vmf' needs a latent dimension d ≥ {self.min_dim} "
-                                f"(codes on the sphere S^(d−1)), got d = {d}")
-
-    def head_size(self, d: int) -> int:
-        self._check_dim(d)
-        return d + 1
-
-    def _split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check_dim(h.shape[-1] - 1)
-        return F.normalize(h[..., :-1], dim=-1), F.softplus(h[..., -1]) + 1
 
     def sample(self, h: torch.Tensor) -> torch.Tensor:
         mu, kappa = self._split(h)
@@ -172,9 +154,6 @@ class Vmf(Regularizer):
         log_density, self.log_density = self.log_density, None
         return (objective.detach() * (log_density - log_density.detach())).sum()
 
-    def mode(self, h: torch.Tensor) -> torch.Tensor:
-        return self._split(h)[0]
-
     def kl(self, h: torch.Tensor) -> torch.Tensor:
         return kl_vmf_uniform(self._split(h)[1], h.shape[-1] - 1).mean()
 
@@ -182,8 +161,3 @@ class Vmf(Regularizer):
         mu, kappa = self._split(h)
         return log_normaliser(kappa, mu.shape[-1]) + kappa * (mu * z).sum(-1)
 
-    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        return sphere_log_prob(z)
-
-    def prior_sample(self, n, d, generator=None):
-        return sphere(n, d, generator)
