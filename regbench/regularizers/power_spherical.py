@@ -38,7 +38,7 @@ import math
 import torch
 
 from ..registry import register_regularizer
-from ._householder import reflect
+from ._householder import reflect, tangent_gaussians
 from ._priors import log_sphere_area
 from ._sphere_posterior import SpherePosterior
 
@@ -65,7 +65,7 @@ def sample_power_spherical(mu: torch.Tensor, kappa: torch.Tensor) -> torch.Tenso
     alpha, beta = (m - 1) / 2 + kappa, torch.full_like(kappa, (m - 1) / 2)
     s = torch.distributions.Beta(beta, alpha, validate_args=False).rsample()  # 1 − t, t ~ Beta(α, β)
     sin = 2 * torch.sqrt((s * (1 - s)).clamp_min(torch.finfo(mu.dtype).tiny))  # √(1 − w²)
-    v = torch.randn(*mu.shape[:-1], m - 1, dtype=mu.dtype, device=mu.device)
+    v = tangent_gaussians(mu)
     y = torch.cat([(1 - 2 * s).unsqueeze(-1), sin.unsqueeze(-1) * v / v.norm(dim=-1, keepdim=True)], -1)
     return reflect(mu, y)
 

@@ -55,7 +55,7 @@ import torch
 from ..params import Param
 from ..registry import register_regularizer
 from ._bessel import log_iv, log_iv_and_ratio
-from ._householder import reflect
+from ._householder import reflect, tangent_gaussians
 from ._sphere_posterior import SpherePosterior
 
 
@@ -110,7 +110,7 @@ def sample_vmf_and_eps(mu: torch.Tensor, kappa: torch.Tensor) -> tuple[torch.Ten
     b = _wood_b(kappa, m)
     one_minus_w = 2 * b * eps / ((1 - eps) + b * eps)
     sin = torch.sqrt((one_minus_w * (2 - one_minus_w)).clamp_min(torch.finfo(mu.dtype).tiny))
-    v = torch.randn(len(mu), m - 1, dtype=mu.dtype, device=mu.device)
+    v = tangent_gaussians(mu)
     z = torch.cat([(1 - one_minus_w).unsqueeze(1), sin.unsqueeze(1) * v / v.norm(dim=1, keepdim=True)], 1)
     return reflect(mu, z), eps
 
