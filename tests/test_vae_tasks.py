@@ -76,12 +76,15 @@ def test_sphere_posteriors_put_the_test_codes_on_the_sphere(reg):
     assert metrics["latent.norm_std"] < 1e-6
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"d": 1}, "d"), ({"val_size": 60000}, "val_size"), ({"iw_samples": 0}, "iw_samples"),
-    ({"warmup": -1}, "warmup"), ({"batch_size": 0}, "batch_size")])
-def test_mnist_vae_refuses_bad_settings_before_any_compute(settings, message):
+@pytest.mark.parametrize("task, settings, message", [
+    ("mnist_vae", {"d": 1}, "d"), ("mnist_vae", {"val_size": 60000}, "val_size"),
+    ("mnist_vae", {"iw_samples": 0}, "iw_samples"), ("mnist_vae", {"warmup": -1}, "warmup"),
+    ("mnist_vae", {"batch_size": 0}, "batch_size"), ("vmf_circles", {"kappa": 0}, "kappa"),
+    ("vmf_circles", {"points": 1}, "points"), ("vmf_circles", {"noise": -1}, "noise"),
+    ("vmf_circles", {"patience": -1}, "patience")])
+def test_bad_settings_are_refused_before_any_compute(task, settings, message):
     with pytest.raises(RegbenchError, match=message):
-        prepare("mnist_vae", "kl_gauss", settings)
+        prepare(task, "kl_gauss", settings)
 
 
 def test_weight_regularizers_are_refused_by_the_variational_tasks():

@@ -6,9 +6,10 @@ The head holds the mean and the log-variance (2d features). With s = log σ²,
     KL(N(m, diag σ²) ‖ N(0, I)) = ½ Σ_k (m_k² + σ_k² − 1 − s_k),
 
 summed over dimensions and averaged over the batch; codes are m + σ·ε with ε ~ N(0, I)
-(reparameterised) when training and m when evaluating; log q(z | h) = Σ_k log N(z_k; m_k, σ_k²). s is clamped to [−30, 20] (as in
-``DiagonalGaussianDistribution`` of the latent-diffusion code, ``CompVis/latent-diffusion``) so that
-exp(s) can neither overflow nor reach 0; outside that range the gradient through s is 0.
+(reparameterised) when training and m when evaluating; log q(z | h) = Σ_k log N(z_k; m_k, σ_k²).
+s is clamped to [−30, 20] (as in ``DiagonalGaussianDistribution`` of the latent-diffusion code,
+``CompVis/latent-diffusion``) so that exp(s) can neither overflow nor reach 0; outside that range
+the gradient through s is 0.
 """
 import math
 
