@@ -18,7 +18,7 @@ from timing import seconds_per_period
 SETTINGS = {  # short runs: small evaluation sets, no figures
     "mnist_vae": {"eval_size": 200, "iw_samples": 2, "knn_repeats": 1, "d": 11},
     "vmf_circles": {"eval_size": 200, "iw_samples": 2, "figures": False},
-    "coulomb_grid": {"test_size": 250, "gen_samples": 200, "cv_samples": 100},
+    "coulomb_grid": {"test_per_component": 10, "gen_samples": 200, "cv_samples": 100},
 }
 STEPS = 2000  # coulomb_grid's run: 20 periods of 100 steps, timed as 1,000 steps
 REGULARIZERS = {"mnist_vae": ["kl_gauss", "vmf", "power_spherical"],

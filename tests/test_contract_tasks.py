@@ -40,7 +40,7 @@ TINY: dict[str, dict] = {
     "mnist_vae": {"epochs": 1, "val_size": 20, "eval_size": 10, "iw_samples": 3, "hidden": 8,
                   "d": 3, "knn_repeats": 1},
     "vmf_circles": {"epochs": 1, "points": 40, "eval_size": 10, "iw_samples": 3, "figures": False},
-    "coulomb_grid": {"iterations": 2, "width": 0.0625, "test_size": 50, "gen_samples": 40,
+    "coulomb_grid": {"iterations": 2, "width": 0.0625, "test_per_component": 2, "gen_samples": 40,
                      "cv_samples": 20},
 }
 

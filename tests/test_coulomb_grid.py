@@ -9,7 +9,7 @@ from regbench import RegbenchError
 from regbench.runner import execute, prepare
 from regbench.tasks.coulomb_grid import VARIANCE, grid_log_density, grid_means, grid_points, kde_log_likelihood
 
-TINY = {"iterations": 20, "width": 0.125, "test_size": 500, "gen_samples": 300, "cv_samples": 100}
+TINY = {"iterations": 20, "width": 0.125, "test_per_component": 20, "gen_samples": 300, "cv_samples": 100}
 
 
 def test_grid_points_are_stratified_over_the_25_components():
@@ -54,7 +54,7 @@ def test_runs_record_the_likelihoods_and_the_true_one(reg, settings):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"train_size": 510}, "train_size"), ({"test_size": 30}, "test_size"), ({"width": 0}, "width"),
+    ({"per_component": 0}, "per_component"), ({"test_per_component": 0}, "test_per_component"), ({"width": 0}, "width"),
     ({"iterations": 0}, "iterations"), ({"gen_samples": 1}, "gen_samples")])
 def test_bad_settings_are_refused_before_any_compute(settings, message):
     with pytest.raises(RegbenchError, match=message):

@@ -4,9 +4,9 @@ version (then "Plummer Autoencoders", Sansone, Phan, De Natale, 2018; a copy is
 github.com/MannyKayy/PAE: ``data.py``, ``setup.py``, ``evaluate.py``).
 
 Data: an equal mixture of 25 Gaussians in R^2, centred on the grid {−21, −10.5, 0, 10.5, 21}², each
-with covariance 0.1 I; ``train_size`` = 500 training points (20 per component), drawn once and used
-as one full batch, and ``test_size`` = 100,000 test points (``data_seed``: the same data for every
-run). Networks (the code's ``ENC_ARCH``/``GEN_ARCH``): encoder 2 → w → w → the head, decoder
+with covariance 0.1 I; ``per_component`` = 20 training points from each (500 in all), drawn once and
+used as one full batch, and ``test_per_component`` = 4,000 test points from each (100,000 in all;
+``data_seed``: the same data for every run). Networks (the code's ``ENC_ARCH``/``GEN_ARCH``): encoder 2 → w → w → the head, decoder
 d → w → w → 2, ReLU, w = 128 · ``width`` (the slides' width factor ×0.25, ×0.5, ×1 of the capacity
 table), latent d = 2. Loss: squared L2 reconstruction per point, mean over the batch, + λ · the
 regularizer's term (the code's λ = 10 for the MMD autoencoders; the term of a posterior is its KL,
@@ -86,10 +86,8 @@ class CoulombGrid(Task):
     width = Param(1.0, "width factor of the hidden layers (128 units at 1)", gt=0)
     iterations = Param(2_000_000, "full-batch training steps", ge=1)
     lr = Param(1e-4, "Adam learning rate (β = 0.5, 0.9)", gt=0)
-    train_size = Param(500, "training points (a multiple of 25)", ge=25,
-                       check=lambda v: v % 25 == 0, rule="a multiple of 25")
-    test_size = Param(100_000, "test points (a multiple of 25)", ge=25,
-                      check=lambda v: v % 25 == 0, rule="a multiple of 25")
+    per_component = Param(20, "training points drawn from each of the 25 components", ge=1)
+    test_per_component = Param(4000, "test points drawn from each of the 25 components", ge=1)
     gen_samples = Param(100_000, "decoded codes the density estimate is fitted to", ge=2)
     cv_samples = Param(10_000, "other decoded codes on which its bandwidth is chosen (5-fold)", ge=5)
     data_seed = Param(0, "seed of the training and test points (the same for every run)", ge=0)
@@ -101,7 +99,7 @@ class CoulombGrid(Task):
     def setup(self, regularizer, target, ctx):
         torch.manual_seed(ctx.seed)
         rng = np.random.default_rng(self.data_seed)
-        self.x_train = torch.tensor(grid_points(self.train_size // 25, rng), dtype=torch.float32,
+        self.x_train = torch.tensor(grid_points(self.per_component, rng), dtype=torch.float32,
                                     device=ctx.device)
         self.target = target
         head = regularizer.head_size(self.d) if target == POSTERIOR else self.d
@@ -119,7 +117,7 @@ class CoulombGrid(Task):
     @torch.no_grad()
     def evaluate(self, model, summary, ctx):
         model.eval()
-        test = grid_points(self.test_size // 25, np.random.default_rng(self.data_seed + 1))
+        test = grid_points(self.test_per_component, np.random.default_rng(self.data_seed + 1))
         x_test = torch.tensor(test, dtype=torch.float32, device=ctx.device)
         z_test = model.encode(x_test, sample=False)[0]
         z_train = model.encode(self.x_train, sample=False)[0].cpu()
