@@ -53,6 +53,16 @@ def cal_pole(filt, v):
     return (v @ filt) / (v_norm * filt_norm)
 
 
+def mirror_exact(cosines, first):
+    """``cal()`` of ``[f, −f]`` is ``[[C, −C], [−C, C]]`` with C symmetric; a matrix product gives
+    its mirror entries with last bits that differ between CPU kernels, where TensorFlow on the
+    authors' machine (whose ``tf.equal`` counts both mirrors) is taken to give them equal: the
+    port makes them so, from C's upper triangle."""
+    n = len(cosines) // 2 if first else len(cosines)
+    c = torch.triu(cosines[:n, :n]) + torch.triu(cosines[:n, :n], 1).T
+    return torch.cat([torch.cat([c, -c], 1), torch.cat([-c, c], 1)]) if first else c
+
+
 def half_space(filt):
     """``tf.concat((filt, -filt), axis=1)``, e.g. mhs/architecture.py l. 83–86."""
     return torch.cat([filt, -filt], 1)
@@ -66,7 +76,7 @@ def thomson(name, filt, first, v=None):
     n = filt.shape[1]
     filt = norm(filt)
     if name == "mhs":  # mhs/architecture.py l. 88–96, 102–110; argmin_2d l. 35–44
-        final = 2.0 - 2.0 * cal(filt)
+        final = 2.0 - 2.0 * mirror_exact(cal(filt), first)
         final = final - torch.tril(final)  # final -= tf.matrix_band_part(final, -1, 0)
         target = final[final != 0].min()  # argmin_2d skips the zeros
         return lam * -final[final == target].sum()  # tf.boolean_mask(final, tf.equal(final, target))
@@ -276,10 +286,23 @@ def test_gradcheck(name):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_mhs_ties_are_decided_up_to_round_off_not_by_equality(dtype):
-    """Mirror pairs of the half-space come from different Gram entries whose last bits depend on
-    the CPU's kernels: values a few ulps apart are one tie, a real gap is not."""
-    from regbench.regularizers.mhs import tied_at_minimum
-    m = torch.tensor(0.7, dtype=dtype)
-    x = torch.stack([m, torch.nextafter(m, torch.tensor(1.0, dtype=dtype)), m + 1e-3, m + 0.5])
-    assert tied_at_minimum(x).tolist() == [True, True, False, False]
+def test_mhs_authors_counts_both_mirrors_on_every_hidden_layer(dtype):
+    """On a half-space hidden layer the minimum has a mirror of exactly the same value, so the
+    authors' sum of tied pairs is twice the minimum, on every layer, not only where a matrix
+    product's last bits happen to agree (it was half, on 14 of 40 such layers, on some CPUs); on
+    the final layer it is the minimum. 200 random layers of many shapes, against the minimum found
+    by a float64 loop over the pairs."""
+    reg = create_regularizer("mhs", convention="authors", lam_hidden=1.0, lam_final=1.0)
+    gen = torch.Generator().manual_seed(0)
+    for trial in range(200):
+        n, d = int(torch.randint(2, 24, (), generator=gen)), int(torch.randint(2, 40, (), generator=gen))
+        rows = torch.randn(n, d, generator=gen, dtype=dtype)
+        u = reg.unit(rows).double()
+        half = torch.cat([u, -u])
+        smallest = min(float(2 - 2 * half[i] @ half[j]) for i in range(2 * n) for j in range(i + 1, 2 * n))
+        for final, count in ((False, 2), (True, 1)):
+            value = float(reg.weight_penalty([WeightLayer("l", rows, final)]))
+            if final:
+                smallest = min(float(2 - 2 * u[i] @ u[j]) for i in range(n) for j in range(i + 1, n))
+            tolerance = {"rel": 1e-5, "abs": 2e-6} if dtype == torch.float32 else {"rel": 1e-12}
+            assert value == pytest.approx(-count * smallest, **tolerance), (trial, n, d, final)

@@ -40,8 +40,12 @@ class WeightRegularizer(Regularizer):
         """The layer's coefficient: ``lam_final`` on the final layer, else ``lam_hidden``."""
         return self.lam_final if layer.final else self.lam_hidden
 
+    def layer_value(self, layer: WeightLayer) -> torch.Tensor:
+        """The unweighted penalty of a layer: :meth:`layer_penalty` of its :meth:`layer_rows`."""
+        return self.layer_penalty(self.layer_rows(layer), layer.name)
+
     def weight_penalty(self, layers: list[WeightLayer]) -> torch.Tensor:
         total = 0
         for layer in layers:
-            total = total + self.layer_lambda(layer) * self.layer_penalty(self.layer_rows(layer), layer.name)
+            total = total + self.layer_lambda(layer) * self.layer_value(layer)
         return total

@@ -16,24 +16,30 @@ layers by default, λ hidden 0.1 / final 1. A layer with one row contributes 0.
   (``mhs/architecture.py`` l. 90–96 hidden, l. 104–110 final: ``tf.equal(final, target)`` then
   ``reduce_sum`` of ``tf.boolean_mask``). In half-space every pair of ``[W; −W]`` but ``(i, −i)``
   has a mirror of the same value, ``(i, j)`` and ``(−i, −j)``, so on hidden layers the penalty and
-  its gradient are twice the paper convention's. A pair counts as tied when it is within
-  ``TIE_ULPS`` float epsilons (of the values' range, 4) of the minimum, not by ``==``: the two
-  mirror values come from different entries of one Gram matrix, whose last bits differ between
-  CPU kernels, so exact equality would count one mirror on some machines and both on others.
+  its gradient are twice the paper convention's. The mirrors must tie exactly, yet the entries
+  (i, j) and (−i, −j) of a Gram matrix of ``[W; −W]`` come from different places of one matrix
+  product, whose last bits differ between CPU kernels (the tie was missed on some machines, the
+  penalty halved). So the Gram G of the layer's own rows is computed once, made exactly symmetric,
+  and the half-space one assembled from it, ``[[G, −G], [−G, G]]``: ties are then found by ``==``
+  as the authors' ``tf.equal`` does, and mirrors are equal by construction.
 """
 import torch
 
 from ..registry import register_regularizer
-from ._energy import chords, cosines, pair_values
+from ._base import WeightLayer
+from ._energy import COS_MARGIN, chords, cosines, pair_values
 from ._layerwise import coefficient
 from ._sphere_uniformity import SphereUniformity
 
-TIE_ULPS = 64
 
-
-def tied_at_minimum(x: torch.Tensor) -> torch.Tensor:
-    """The entries of ``x`` (values in [0, 4]) equal to its minimum up to round-off."""
-    return x <= x.min() + TIE_ULPS * 4 * torch.finfo(x.dtype).eps
+def mirrored_cosines(unit: torch.Tensor, half_space: bool) -> torch.Tensor:
+    """The clamped cosines of ``unit`` (normalised rows), or of ``[unit; −unit]`` with
+    ``half_space``, from one exactly symmetric Gram matrix, so that mirror entries are equal."""
+    gram = unit @ unit.T
+    gram = (gram + gram.T) / 2
+    if half_space:
+        gram = torch.cat([torch.cat([gram, -gram], 1), torch.cat([-gram, gram], 1)])
+    return gram.clamp(-1 + COS_MARGIN, 1 - COS_MARGIN)
 
 
 @register_regularizer("mhs")
@@ -44,7 +50,16 @@ class MHS(SphereUniformity):
     lam_final = coefficient(1.0, "final (classifier)")
 
     def layer_penalty(self, rows: torch.Tensor, name: str) -> torch.Tensor:
+        """The paper's −min over the pairs of ``rows`` (already ``[W; −W]`` where half-space)."""
         if len(rows) < 2:
             return rows.sum() * 0.0
-        x = pair_values(chords(cosines(self.unit(rows))))
-        return -x[tied_at_minimum(x.detach())].sum() if self.authors else -x.min()
+        return -pair_values(chords(cosines(self.unit(rows)))).min()
+
+    def layer_value(self, layer: WeightLayer) -> torch.Tensor:
+        if not self.authors:
+            return super().layer_value(layer)
+        mirrored = self.half_space and not layer.final
+        if len(layer.rows) < 2 and not mirrored:
+            return layer.rows.sum() * 0.0
+        x = pair_values(chords(mirrored_cosines(self.unit(layer.rows), mirrored)))
+        return -x[x == x.min()].sum()
