@@ -70,7 +70,7 @@ def describe_params(cls) -> list[str]:
     lines = []
     for name, p in cls.params().items():
         bounds = " and ".join(f"{op} {bound:g}" for op, bound in p.bounds.items())
-        rule = f"; {p.rule}" if p.rule else f"; {name} {bounds}" if bounds else ""
+        rule = f"; {name} {bounds}" if bounds else ""
         choices = f"; one of {', '.join(map(str, p.choices))}" if p.choices else ""
         lines.append(f"      {name} = {p.default!r}  ({p.doc}{rule}{choices})")
     return lines or ["      (no hyperparameters)"]

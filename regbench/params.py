@@ -26,13 +26,10 @@ BOUNDS = {"≥": operator.ge, ">": operator.gt, "≤": operator.le, "<": operato
 class Param:
     """One hyperparameter: default value (its type is the parameter's type), doc, range check."""
 
-    def __init__(self, default: Any, doc: str = "", check: Callable[[Any], bool] | None = None,
-                 rule: str = "", choices: tuple | None = None, *, ge=None, gt=None, le=None,
-                 lt=None, derive: Callable[[dict], Any] | None = None):
+    def __init__(self, default: Any, doc: str = "", choices: tuple | None = None, *, ge=None,
+                 gt=None, le=None, lt=None, derive: Callable[[dict], Any] | None = None):
         self.default = default
         self.doc = doc
-        self.check = check  # a free-form condition (``rule`` says it in words); prefer the bounds
-        self.rule = rule
         self.choices = choices
         self.bounds = {op: v for op, v in (("≥", ge), (">", gt), ("≤", le), ("<", lt)) if v is not None}
         self.derive = derive  # default computed from the other resolved values
@@ -74,9 +71,6 @@ class Param:
             rule = " and ".join(f"{op} {bound:g}" for op, bound in self.bounds.items())
             raise RegbenchError(f"{owner}: hyperparameter {self.name}={value!r} is out of range "
                                 f"(needs {self.name} {rule}; {self.doc})")
-        if self.check is not None and not self.check(value):
-            raise RegbenchError(f"{owner}: hyperparameter {self.name}={value!r} is out of range "
-                                f"(needs {self.rule or 'a valid value'}; {self.doc})")
         return value
 
 

@@ -40,10 +40,6 @@ class Registry:
             return cls
         return decorator
 
-    def unregister(self, name: str) -> None:
-        """Remove ``name`` (tests remove the classes they register)."""
-        self._classes.pop(name, None)
-
     def load(self) -> None:
         """Import the built-in package, then every module advertised under this registry's
         entry-point group (once)."""

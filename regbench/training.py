@@ -161,6 +161,20 @@ def step_schedule(steps: Sequence[int], factors: Sequence[float]) -> Callable[[i
     return lambda step: values[bisect.bisect_right(steps, step)]
 
 
+def fractions_schedule(schedule: Sequence[tuple[float, float]], steps: int) -> Callable[[int], float]:
+    """:func:`step_schedule` of (fraction of ``steps`` from which on, multiplier) pairs."""
+    fractions, factors = zip(*schedule)
+    return step_schedule([round(steps * f) for f in fractions], factors)
+
+
+def product(*schedules: Callable[[int], float] | None) -> Callable[[int], float] | None:
+    """The step-wise product of the schedules given (``None``: constant 1)."""
+    given = [s for s in schedules if s is not None]
+    if len(given) < 2:
+        return given[0] if given else None
+    return lambda step: math.prod(s(step) for s in given)
+
+
 def check_finite(loss: torch.Tensor, step: int, where: str = "step") -> float:
     """The loss as a float; raises :class:`Diverged` when it is NaN or infinite."""
     value = float(loss.detach())

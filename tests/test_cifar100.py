@@ -28,7 +28,7 @@ from regbench.registry import TASKS
 from regbench.runner import execute, prepare
 from regbench.settings import data_dir
 from regbench.tasks._base import RunContext
-from regbench.training import Term, Training, fit
+from regbench.training import Term, Training, fit, fractions_schedule
 from regbench.tasks.cifar100 import milestones
 from regbench.weights import weight_layers
 
@@ -160,20 +160,17 @@ def test_learning_rate_drops_tenfold_at_the_paper_milestones():
 def test_srip_term_weight_drops_at_its_authors_epochs_rescaled_to_the_iterations(cifar):
     """×1e-3, 1e-4, 1e-6, 0 after epochs 20, 50, 70, 120 of 200: after 10, 25, 35, 60 % of the steps."""
     at = [7499, 7500, 18749, 18750, 26249, 26250, 44999, 45000, 74999]
-    schedule = create_task("cifar100_cnn9").term_multiplier(create_regularizer("srip"))
+    schedule = fractions_schedule(create_regularizer("srip").schedule, 75000)
     assert [schedule(step) for step in at] == [1, 1e-3, 1e-3, 1e-4, 1e-4, 1e-6, 1e-6, 0, 0]
-
-    def multipliers(reg, **options):
-        task, ctx = create_task("cifar100_cnn9", iterations=20, **options), RunContext(seed=0, quiet=True)
-        schedule = task.setup(create_regularizer(reg), "weights", ctx).term_schedule
-        return None if schedule is None else [schedule(step) for step in range(20)]
     published = [1] * 2 + [1e-3] * 3 + [1e-4] * 2 + [1e-6] * 5 + [0] * 8  # from steps 2, 5, 7, 12
-    assert multipliers("srip") == multipliers("orthogonal", term_schedule="srip") == published
-    assert multipliers("srip", term_schedule="constant") is None and multipliers("orthogonal") is None
-    # 3 iterations: milestones at steps 0, 1, 1, 2, so multipliers 1e-3, 1e-6, 0; the last check
-    # period (check_every 2) is step 2 alone
+    assert [fractions_schedule(create_regularizer("srip").schedule, 20)(s) for s in range(20)] == published
+    assert create_regularizer("srip", decay=False).schedule == create_regularizer("orthogonal").schedule == ()
+    # the task's run applies it over its iterations. 3 iterations: milestones at steps 0, 1, 1, 2,
+    # so multipliers 1e-3, 1e-6, 0; the last check period (check_every 2) is step 2 alone
     assert trained("cifar100_cnn9", "srip")["penalty"] == 0
-    assert trained("cifar100_cnn9", "srip", term_schedule="constant")["penalty"] > 0
+    constant = create_task("cifar100_cnn9", **SMALL).run(create_regularizer("srip", decay=False),
+                                                         RunContext(seed=0, quiet=True))
+    assert constant["penalty"] > 0
 
 
 @pytest.mark.parametrize("task, layers", [("cifar100_cnn9", 11), ("cifar100_resnet18", 21)])

@@ -12,14 +12,14 @@ def growing_task():
     @TASKS.register("test_growing")
     class Growing(Task):
         """A task whose next version gains a hyperparameter."""
-        width = Param(4, "width", check=lambda v: v >= 1, rule="≥ 1")
+        width = Param(4, "width", ge=1)
     yield Growing  # conftest removes it from the registry after the test
 
 
 def test_adding_a_parameter_with_a_default_keeps_every_key(growing_task):
     before = prepare("test_growing", "eccentric", {"width": 8, "mu": 1.5}, seed=3)
     before.identity  # computed with the class as it was
-    growing_task.depth = Param(2, "a new hyperparameter", check=lambda v: v >= 1, rule="≥ 1")
+    growing_task.depth = Param(2, "a new hyperparameter", ge=1)
     growing_task.depth.__set_name__(growing_task, "depth")
     after = prepare("test_growing", "eccentric", {"width": 8, "mu": 1.5}, seed=3)
     assert after.task_params == {**before.task_params, "depth": 2}

@@ -9,6 +9,7 @@ from conftest import make_record
 from regbench import Task, TASKS
 from regbench.leaderboard import summary, to_csv, to_markdown
 from regbench.leaderboard.stats import holm
+from regbench.metrics.declared import declare
 from regbench.store import ResultsStore
 
 
@@ -129,7 +130,7 @@ def cross_run_task():
     @TASKS.register("test_cross_run")
     class CrossRunTask(Task):
         """A task whose leaderboard adds a statistic computed across the seeds of a configuration."""
-        metrics = {"score": "max", "seed_spread": "min"}
+        metrics = (declare("score", "max"), declare("seed_spread", "min"))
         cross_run_metrics = {"seed_spread": lambda runs: max(r["metrics"]["score"] for r in runs)
                              - min(r["metrics"]["score"] for r in runs)}
     yield  # conftest removes it from the registry after the test

@@ -66,11 +66,12 @@ def test_unknown_name_suggests_the_closest():
         Toy(kk="x")
 
 
-def test_free_form_check_and_rule_still_work():
-    assert create_regularizer("coulomb", h=0).h == 0.0
-    assert create_regularizer("coulomb", h=2.5).h == 2.5
-    with pytest.raises(RegbenchError, match=re.escape("h=2.0 is out of range (needs 0 or > 2;")):
+def test_coulombs_h_is_bounded_and_h_is_d_is_its_own_switch():
+    assert create_regularizer("coulomb", h=2.5).h == 2.5 and not create_regularizer("coulomb").h_is_d
+    with pytest.raises(RegbenchError, match=re.escape("h=2.0 is out of range (needs h > 2;")):
         create_regularizer("coulomb", h=2)
+    with pytest.raises(RegbenchError, match=re.escape("h=0.0 is out of range")):
+        create_regularizer("coulomb", h=0)
 
 
 # ---- derived defaults ------------------------------------------------------------------------

@@ -5,7 +5,7 @@
   through the real command line with ``--plugin``, and held to the regularizer and task contracts
   of ``test_contract_regularizers.py`` / ``test_contract_tasks.py`` with no new test code.
 - ``tests/plugins/old_interface.py``: regularizers written against the older interface (only
-  ``forward``, or only ``weight_penalty(layers)``; ``Param(check=..., rule=...)``), run on
+  ``forward``, or only ``weight_penalty(layers)``; ``Param`` with bounds), run on
   ``digits_ae``.
 
 In-process tests load a plugin through the ``plugin`` fixture, which removes its classes (and the
@@ -186,7 +186,7 @@ def test_old_interface_regularizers_are_created_with_validated_hyperparameters(p
     assert create_regularizer("old_weight_decay").hparams == {"coefficient": 1e-3}  # weights: no λ
     with pytest.raises(RegbenchError, match=r"radius2=0.0 is out of range \(needs radius2 > 0"):
         create_regularizer("old_radius", radius2=0)
-    with pytest.raises(RegbenchError, match=r"needs 0 ≤ coefficient ≤ 1"):
+    with pytest.raises(RegbenchError, match=r"needs coefficient ≥ 0 and ≤ 1"):
         create_regularizer("old_weight_decay", coefficient=2)
     z = torch.randn(6, 3)
     assert float(radius(z)) == pytest.approx(float((z.pow(2).sum(1) - 2).pow(2).mean()))

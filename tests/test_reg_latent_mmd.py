@@ -35,7 +35,7 @@ CASES = [  # name, hyperparameters, reference kernel for d = 3
     ("mmd_imq", {}, imq(3, 1.0)),
     ("mmd_imq", {"sigma2": 2.5}, imq(3, 2.5)),
     ("coulomb", {}, coulomb(3, 1.0)),
-    ("coulomb", {"h": 0.0, "eps": 0.5}, coulomb(3, 0.5)),  # h = d
+    ("coulomb", {"h_is_d": True, "eps": 0.5}, coulomb(3, 0.5)),  # h = d
     ("coulomb", {"h": 5.5, "eps": 0.1}, coulomb(5.5, 0.1)),
     ("coulomb", {"h": 64.0, "eps": 1e-3}, coulomb(64, 1e-3)),
 ]
@@ -113,11 +113,12 @@ def test_coulomb_bad_hyperparameters_rejected(hparams):
         regbench.create_regularizer("coulomb", **hparams)
 
 
-def test_coulomb_h_0_means_the_dimension():
+def test_coulomb_h_is_d_takes_the_dimension():
     with pytest.raises(ValueError, match="h > 2"):
-        regbench.create_regularizer("coulomb", h=0.0)(torch.randn(5, 2))
+        regbench.create_regularizer("coulomb", h_is_d=True)(torch.randn(5, 2))
     q, p = torch.randn(6, 5, dtype=torch.float64), torch.randn(6, 5, dtype=torch.float64)
-    by_dimension, by_value = (regbench.create_regularizer("coulomb", h=h)(q, p) for h in (0.0, 5.0))
+    by_dimension = regbench.create_regularizer("coulomb", h_is_d=True, h=7.0)(q, p)
+    by_value = regbench.create_regularizer("coulomb", h=5.0)(q, p)
     assert by_dimension.item() == pytest.approx(by_value.item(), rel=1e-14)
 
 

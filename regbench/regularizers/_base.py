@@ -47,11 +47,9 @@ class Regularizer(Configurable, nn.Module):
     kind = "regularizer"
     targets: tuple[str, ...] = (CODES,)
     min_dim = 1  # smallest latent dimension d the regularizer is defined for
-    inert = False  # acts on nothing, so adds no term (``none``): derived from ``targets``
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls.inert = not cls.targets
+    # its term's weight over training: (fraction of training from which on, multiplier) steps,
+    # applied by every task (:meth:`regbench.tasks.Task.run`); empty: constant
+    schedule: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def params(cls) -> dict[str, Param]:

@@ -19,7 +19,7 @@ experiments are unconfirmed.
 Default h = 3, ε = 1: k = 1/(|z − z'| + ε) acts at every d. With h = d the kernel falls as
 |z − z'|^{−(d−2)}: at d = 64 and the typical distance √(2d) ≈ 11 of N(0, I) samples it is ≈ 5e-66,
 0 in float32, and so are the MMD and its gradient. ε = 1 bounds k by 1 and its slope in |z − z'| by
-1/ε² = 1. ``h = 0`` selects h = d, the Coulomb potential of the codes' own space.
+1/ε² = 1. ``h_is_d`` sets h = d, the Coulomb potential of the codes' own space.
 
 With r = |z − z'|² and a = (h − 2)/2 the kernel is evaluated as
 exp(−log ε − softplus(a log r − log ε)), so that r^a never overflows (h = 64: r ≈ 128 gives
@@ -67,12 +67,12 @@ class Coulomb(Regularizer):
 
     targets = (CODES,)
     version = 2  # 2: h = 3 by default (was the latent dimension d)
-    h = Param(3.0, "kernel exponent h (k = 1/(|Δ|^{h−2} + ε)); 0 means the latent dimension d",
-              check=lambda v: v == 0 or v > 2, rule="0 or > 2")
+    h = Param(3.0, "kernel exponent h (k = 1/(|Δ|^{h−2} + ε))", gt=2)
+    h_is_d = Param(False, "use h = d, the latent dimension (the talk's suggestion), instead of h")
     eps = Param(1.0, "ε bounding the kernel by 1/ε at coincident points", gt=0)
 
     def forward(self, z: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.h or z.shape[1]
+        h = z.shape[1] if self.h_is_d else self.h
         if h <= 2:
             raise ValueError(f"coulomb needs h > 2; with h = d that means d ≥ 3, got d = {z.shape[1]}")
         if prior is None:

@@ -12,11 +12,13 @@ lower the coefficient during training, 0.01 → 1e-5 → 1e-6 → 1e-8 → 0: in
 ``Wide-Resnet/train_n.py`` (commit 99897ee), ``adjust_ortho_decay_rate`` (lines 325–337) multiplies
 ``--ortho-decay`` (1e-2, line 40) by 1e-3 from epoch 21, 1e-4 from 51, 1e-6 from 71 and 0 from 121
 of 200 (``--epochs``, line 27; the epoch is counted from 1, line 184). :data:`SCHEDULE` holds these
-steps as fractions of training; a task applies them (the CIFAR-100 tasks' ``term_schedule``). The
-random ``b`` comes from the global torch generator.
+steps as fractions of training, the regularizer's ``schedule`` (``decay``, on by default), which
+every task applies to its term over the run's length. The random ``b`` comes from the global torch
+generator.
 """
 import torch
 
+from ..params import Param
 from ..registry import register_regularizer
 from ._energy import smaller_gram
 from ._layerwise import WeightRegularizer, coefficient
@@ -31,10 +33,16 @@ class SRIP(WeightRegularizer):
 
     layer_memory = "gram"
 
-    version = 2  # 2: the CIFAR-100 tasks apply :data:`SCHEDULE` to its term by default
+    version = 2  # 2: its coefficient follows :data:`SCHEDULE` (``decay``)
 
     lam_hidden = coefficient(0.01, "hidden")
     lam_final = coefficient(0.01, "final (classifier)")
+    decay = Param(True, "lower the coefficient over training as the authors: ×1e-3, 1e-4, 1e-6, 0 "
+                  "from 10, 25, 35, 60 % of it")
+
+    @property
+    def schedule(self):
+        return SCHEDULE if self.decay else ()
 
     def layer_penalty(self, rows: torch.Tensor, name: str) -> torch.Tensor:
         gram = smaller_gram(rows)

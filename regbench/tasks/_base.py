@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import RegbenchError
-from ..metrics.declared import declare, direction
+from ..metrics.declared import direction
 from ..params import Configurable
 from ..progress import first_estimate, progress_bar
 from ..regularizers._base import CODES, POSTERIOR, Regularizer
@@ -134,10 +134,7 @@ class Task(Configurable):
 
     @classmethod
     def directions(cls) -> dict[str, str]:
-        """``{metric: direction}`` of the task's headline metrics, in order. A task of the older
-        form gives ``metrics`` as such a dict; its directions are declared from it."""
-        if isinstance(cls.metrics, dict):
-            return {name: direction(declare(name, kind)) for name, kind in cls.metrics.items()}
+        """``{metric: direction}`` of the task's headline metrics, in order."""
         return {name: direction(name) for name in cls.metrics}
 
     @classmethod
@@ -145,7 +142,7 @@ class Task(Configurable):
         """The target the regularizer acts on in this task (``None`` for ``none``); a clear error
         when there is none."""
         name = regularizer.registered_name
-        if regularizer.inert:
+        if not regularizer.targets:  # none acts on nothing
             return None
         if requested != "auto":
             if requested not in cls.supports:
@@ -203,9 +200,12 @@ class Task(Configurable):
 
     def run(self, regularizer: Regularizer, ctx: RunContext) -> dict[str, Any]:
         """Train under the regularizer through the one loop; the run's metrics."""
-        from ..training import Term, fit
+        from ..training import Term, fit, fractions_schedule, product
         target = self.target_for(type(regularizer), regularizer.hparams.get("target", "auto"))
         training = self.setup(regularizer, target, ctx)
+        if regularizer.schedule:
+            training.term_schedule = product(training.term_schedule, fractions_schedule(
+                regularizer.schedule, training.steps))
         term = Term(regularizer, target, self.term_scale(target) if target else 1.0)
         summary = fit(training, self.loss, term, self.validate, ctx, desc=self.registered_name)
         ctx.train_seconds = summary.seconds

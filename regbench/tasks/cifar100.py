@@ -11,14 +11,11 @@ permutation of the training images (the last partial batch dropped). Loss = cros
 regularizer's own coefficients and half-space option apply). Latent-code and posterior
 regularizers are refused before training.
 
-``term_schedule`` multiplies the term's weight over training. ``srip``: the schedule of SRIP's
-authors (Bansal, Chen & Wang, "Can We Gain More from Orthogonality Regularizations in Training Deep
-CNNs?", NeurIPS 2018, arXiv:1810.09102; :data:`regbench.regularizers.srip.SCHEDULE`), ×1e-3, 1e-4,
-1e-6 and 0 after epochs 20, 50, 70 and 120 of their 200, here after the same fractions of the
-iterations (10, 25, 35, 60 %: steps 7500, 18750, 26250, 45000 of 75000). ``constant``: no schedule.
-The default ``auto`` is ``srip`` for the srip regularizer and ``constant`` for the others, so that
-each runs its published recipe: SRIP's coefficient 0.01 is only that of the start of this schedule,
-while the coefficients of the regularizers of Liu et al. are constant.
+A regularizer whose coefficient follows a schedule over training has it applied over the
+iterations (srip's, after Bansal, Chen & Wang, "Can We Gain More from Orthogonality Regularizations
+in Training Deep CNNs?", NeurIPS 2018, arXiv:1810.09102: ×1e-3, 1e-4, 1e-6 and 0 after 10, 25, 35
+and 60 % of them, steps 7500, 18750, 26250, 45000 of 75000); the coefficients of the regularizers
+of Liu et al. are constant.
 
 Pipeline: all images stay uint8 on the device; each step indexes a batch, crops / flips it with
 batched tensor ops (:mod:`regbench.datasets.augment`) and normalises it inside the network. Losses
@@ -43,15 +40,13 @@ from ..models.cnn9 import cnn9
 from ..models.resnet18 import ResNet18
 from ..params import Param
 from ..registry import register_task
-from ..regularizers import srip
 from ..regularizers._base import WEIGHTS
-from ..training import Training, epochs, fixed_subset, step_schedule
+from ..training import Training, epochs, fixed_subset
 from ..weights import weight_layers
 from ._base import FLOAT32, MemoryNeed, Task, forward_bytes
 from ._speed import SpeedOptions
 
 MILESTONES = (30 / 75, 50 / 75, 65 / 75)  # fractions of training where the learning rate drops ×0.1
-TERM_SCHEDULES = {"srip": srip.SCHEDULE}  # (fraction of training, multiplier of the term's weight)
 
 
 def milestones(iterations: int) -> list[int]:
@@ -83,10 +78,6 @@ class Cifar100Task(SpeedOptions, Task):
     eval_batch = positive(1000, "test images per forward pass")
     check_every = positive(500, "steps between reads of the loss (NaN check, intermediate report)")
     compile = Param(False, "torch.compile the network")
-    term_schedule = Param("auto", "the regularizer term's weight over training: constant; srip = "
-                          "×1e-3, 1e-4, 1e-6, 0 from 10, 25, 35, 60 % of the iterations (SRIP's "
-                          "authors); auto = srip for the srip regularizer, constant for the others",
-                          choices=("auto", "constant", *TERM_SCHEDULES))
     layer_geometry = Param(True, "geometry diagnostics of every layer's filters (the slow part of a "
                            "short run on a CPU)")
 
@@ -119,14 +110,6 @@ class Cifar100Task(SpeedOptions, Task):
                                     weight_decay=self.weight_decay)
         return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones(self.iterations))
 
-    def term_multiplier(self, regularizer):
-        """The term's schedule, step → multiplier (``None`` when constant)."""
-        name = regularizer.registered_name if self.term_schedule == "auto" else self.term_schedule
-        if name not in TERM_SCHEDULES:
-            return None
-        fractions, factors = zip(*TERM_SCHEDULES[name])
-        return step_schedule([round(self.iterations * f) for f in fractions], factors)
-
     def logits(self, forward, x: torch.Tensor) -> torch.Tensor:
         """float32 logits of uint8 images in the task's memory format (under the loop's autocast)."""
         return forward(self.layout(x)).float()
@@ -144,7 +127,7 @@ class Cifar100Task(SpeedOptions, Task):
         batches = ((x[index], y[index]) for index in
                    epochs(len(x), self.batch_size, self.generator, ctx.device, drop_last=True))
         return Training(model, optimizer, batches, self.iterations, period=self.check_every,
-                        unit="step", schedule=schedule, term_schedule=self.term_multiplier(regularizer),
+                        unit="step", schedule=schedule,
                         check_every_step=False, autocast=self.autocast)
 
     def loss(self, model, batch):

@@ -1,5 +1,5 @@
 """A plugin written against the older regularizer interface: only ``forward`` (codes) or only
-``weight_penalty(layers)`` (weights), hyperparameters as ``Param(default, doc, check=..., rule=...)``,
+``weight_penalty(layers)`` (weights), hyperparameters as ``Param(default, doc, gt=...)`` with bounds,
 no λ of its own (the codes target gives it ``lam``), names from the top-level ``regbench`` package.
 
 - ``old_radius``: the mean squared deviation of the codes' squared norms from ``radius2``
@@ -18,7 +18,7 @@ CALLS: list[list[tuple[str, tuple[int, ...], bool]]] = []
 class OldRadius(Regularizer):
     """Squared norms of the codes pulled to ``radius2``."""
 
-    radius2 = Param(1.0, "target squared norm of a code", check=lambda v: v > 0, rule="radius2 > 0")
+    radius2 = Param(1.0, "target squared norm of a code", gt=0)
 
     def forward(self, z):
         return (z.pow(2).sum(1) - self.radius2).pow(2).mean()
@@ -29,8 +29,7 @@ class OldWeightDecay(Regularizer):
     """Sum of squared weights, times ``coefficient``."""
 
     targets = (WEIGHTS,)
-    coefficient = Param(1e-3, "weight of the penalty", check=lambda v: 0 <= v <= 1,
-                        rule="0 ≤ coefficient ≤ 1")
+    coefficient = Param(1e-3, "weight of the penalty", ge=0, le=1)
 
     def weight_penalty(self, layers: list[WeightLayer]):
         CALLS.append([(layer.name, tuple(layer.rows.shape), layer.final) for layer in layers])
