@@ -58,7 +58,7 @@ def summary(record: dict) -> str:
                                           or "defaults") + " (`regbench list` shows the defaults)")
     if record["error"]:
         lines.append(f"  error: {record['error']}")
-    for name, value in record["metrics"].items():
+    for name, value in {**record["metrics"], **record.get("info", {})}.items():
         if isinstance(value, (dict, list)):
             continue  # arrays and per-layer diagnostics: in the run's artifact file
         text = f"{value:.6g}" if isinstance(value, float) else str(value)
@@ -196,7 +196,7 @@ def cmd_leaderboard(args) -> int:
     figures = None
     if args.out:
         from .leaderboard.figure_links import figure_section
-        figures = partial(figure_section, out_dir=Path(args.out).parent)
+        figures = partial(figure_section, out=Path(args.out))
     if args.study:
         from .grid import load_grid
         markdown, csv = study_report(load_grid(args.study), store, figures)

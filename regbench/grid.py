@@ -44,7 +44,8 @@ from typing import Any
 from .errors import RegbenchError
 from .params import check_unique, same_parameter, short
 from .registry import REGULARIZERS, TASKS
-from .runner import RunConfig, prepare
+from .record import RunConfig
+from .runner import prepare
 
 RANGES = ("loguniform", "uniform")
 FILE_KEYS = {"grid", "resources", "params", "table"}

@@ -6,6 +6,7 @@ A regularizer or task declares its hyperparameters as class attributes, with the
     kernel = Param("s0", "energy kernel", choices=("s0", "s1", "s2"))
     lam_hidden = Param(1.0, "hidden-layer coefficient", ge=0,
                        derive=lambda hp: PAPER[hp["kernel"]])  # default follows another value
+    figures = Param(True, "write figures", identity=False)  # cannot change a result: not in run keys
 
 and ``Configurable.__init__(**values)`` fills defaults, coerces strings from the CLI to the
 default's type, rejects unknown names (suggesting the closest) and out-of-range values, with a
@@ -27,10 +28,12 @@ class Param:
     """One hyperparameter: default value (its type is the parameter's type), doc, range check."""
 
     def __init__(self, default: Any, doc: str = "", choices: tuple | None = None, *, ge=None,
-                 gt=None, le=None, lt=None, derive: Callable[[dict], Any] | None = None):
+                 gt=None, le=None, lt=None, derive: Callable[[dict], Any] | None = None,
+                 identity: bool = True):
         self.default = default
         self.doc = doc
         self.choices = choices
+        self.identity = identity  # False: a switch that cannot change a result (not in run keys)
         self.bounds = {op: v for op, v in (("≥", ge), (">", gt), ("≤", le), ("<", lt)) if v is not None}
         self.derive = derive  # default computed from the other resolved values
         self.name = ""

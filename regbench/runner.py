@@ -6,15 +6,11 @@
 """
 from __future__ import annotations
 
-import platform
 import random
-import socket
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,52 +18,12 @@ import numpy as np
 import torch
 
 from .errors import Diverged, RegbenchError
-from .git import git_commit
-from .identity import identity, keys
-from .params import check_unique
-from .registry import REGULARIZERS, TASKS
-from .store import RECORD_VERSION
+from .params import check_unique, unknown_name_message
+from .record import RunConfig, figures_dir, make_record
+from .registry import REGULARIZERS, TARGETS, TASKS
 from .tasks._base import RunContext
 
-
-@dataclass(frozen=True)
-class RunConfig:
-    """A fully resolved configuration: every hyperparameter with its default filled in."""
-    task: str
-    reg: str
-    task_params: dict
-    reg_params: dict
-    seed: int
-
-    @cached_property
-    def identity(self) -> dict:
-        """Task, regularizer, their versions and non-default hyperparameters (:mod:`.identity`)."""
-        return identity(TASKS.get(self.task), REGULARIZERS.get(self.reg), self.task_params,
-                        self.reg_params)
-
-    @cached_property
-    def keys(self) -> tuple[str, str]:
-        """(run_key, config_key) of :func:`.identity.keys`."""
-        return keys(self.identity, self.seed)
-
-    @property
-    def run_key(self) -> str:
-        return self.keys[0]
-
-    @property
-    def config_key(self) -> str:
-        return self.keys[1]
-
-    def fields(self) -> dict:
-        """The record fields that say which run this is and how to read it: its keys, the
-        ``config_key`` of ``none`` on the same task hyperparameters (its baseline), and the
-        task's metrics in order with their directions, and its cross-run metrics."""
-        task_cls = TASKS.get(self.task)
-        baseline = identity(task_cls, REGULARIZERS.get("none"), self.task_params, {})
-        return {"run_key": self.run_key, "config_key": self.config_key,
-                "none_key": keys(baseline, 0)[1], **self.identity, "seed": self.seed, "task_params": self.task_params,
-                "reg_params": self.reg_params, "directions": list(task_cls.directions().items()),
-                "cross_run": list(task_cls.cross_run_metrics)}
+__all__ = ["RunConfig", "execute", "make_record", "prepare"]
 
 
 def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, dict]:
@@ -95,7 +51,6 @@ def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, d
             raise RegbenchError(f"regularizer '{reg_cls.registered_name}' acts {acts}; target= "
                                 f"chooses among the targets of a regularizer that acts on several")
         else:
-            from .params import unknown_name_message
             known = [*task_names, *reg_names]
             raise RegbenchError(unknown_name_message(
                 f"hyperparameter for task '{task_cls.registered_name}' and regularizer "
@@ -105,7 +60,6 @@ def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, d
 
 def term_params() -> dict[str, list[str]]:
     """Each hyperparameter a target gives its regularizers (λ) → the targets that give it."""
-    from .registry import TARGETS
     found: dict[str, list[str]] = {}
     for target in TARGETS.names():
         for name in TARGETS.get(target).params():
@@ -151,7 +105,7 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
     clock = time.perf_counter()
     status, error, metrics, trace, data, ctx = "ok", None, {}, None, {}, None
     record_id = uuid.uuid4().hex[:12]
-    artifacts = Path(results_dir) / "figures" / record_id if results_dir else None
+    artifacts = Path(results_dir) / figures_dir(record_id) if results_dir else None
     try:
         seed_everything(config.seed)
         task = TASKS.get(config.task)(**config.task_params)
@@ -176,39 +130,3 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
                        data=data, trace=trace, started=started,
                        wall_time_s=time.perf_counter() - clock,
                        train_time_s=None if ctx is None else ctx.train_seconds)
-
-
-def make_record(config: RunConfig, device: str, status: str, error: str | None, *,
-                record_id: str | None = None, metrics: dict | None = None, data: dict | None = None,
-                trace: str | None = None, started: datetime | None = None, wall_time_s: float = 0.0,
-                train_time_s: float | None = None) -> dict:
-    """The run record of ``config``; also for a trial that ended without one (its worker died)."""
-    return {
-        "record_version": RECORD_VERSION,
-        "id": record_id or uuid.uuid4().hex[:12],
-        **config.fields(),
-        "metrics": metrics or {},
-        "data": data or {},
-        "status": status,
-        "error": error,
-        "traceback": trace,
-        "started_at": (started or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
-        "wall_time_s": round(wall_time_s, 3),
-        "train_time_s": None if train_time_s is None else round(train_time_s, 3),
-        "versions": versions(),
-        "device": describe_device(device),
-        "host": socket.gethostname(),
-    }
-
-
-@lru_cache(maxsize=1)
-def versions() -> dict[str, str | None]:
-    from . import __version__
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "regbench": __version__, "git_commit": git_commit()}
-
-
-def describe_device(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -24,7 +24,8 @@ from ray import tune
 from .errors import NotRecorded, RegbenchError
 from .grid import labels
 from .registry import load_plugin
-from .runner import RunConfig, execute, make_record, prepare
+from .record import RunConfig, make_record
+from .runner import execute, prepare
 from .store import ResultsStore
 
 

@@ -18,7 +18,7 @@ import time
 from .errors import RegbenchError
 from .grid import Grid, is_range
 from .registry import TASKS
-from .runner import RunConfig
+from .record import RunConfig
 from .store import ResultsStore
 
 

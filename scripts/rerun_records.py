@@ -11,7 +11,8 @@ import math
 import sys
 
 from regbench.registry import REGULARIZERS  # noqa: F401  (built-ins registered on first lookup)
-from regbench.runner import RunConfig, execute
+from regbench.record import RunConfig
+from regbench.runner import execute
 from regbench.store import ResultsStore
 
 

@@ -62,16 +62,16 @@ def run_cli(*args, cwd=None, timeout=300):
 
 
 def make_record(task, reg, seed, metrics, status="ok", **settings):
-    """A run record of the current layout, as ``regbench run`` writes it, with these metrics."""
-    import uuid
+    """A run record of the current layout, as ``regbench run`` writes it (:func:`regbench.record.
+    make_record`), with these metrics, a fixed start time, machine and versions."""
+    from datetime import datetime, timezone
 
+    from regbench import record
     from regbench.runner import prepare
-    from regbench.store import RECORD_VERSION
     config = prepare(task, reg, settings, seed, check_data=False)
-    return {"record_version": RECORD_VERSION, "id": uuid.uuid4().hex[:12], **config.fields(),
-            "metrics": dict(metrics), "status": status, "error": None if status == "ok" else "boom",
-            "traceback": None, "data": {}, "started_at": "2026-01-01T00:00:00+00:00",
-            "wall_time_s": 1.0, "versions": {"git_commit": "abc", "torch": "2.x",
-                                             "python": "3.11", "regbench": "0.1.0"},
-            "device": "cpu", "host": "h"}
+    made = record.make_record(config, "cpu", status, None if status == "ok" else "boom",
+                              metrics=metrics, started=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                              wall_time_s=1.0)
+    return {**made, "versions": {"git_commit": "abc", "torch": "2.x", "python": "3.11",
+                                 "regbench": "0.1.0"}, "device": "cpu", "host": "h"}
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from regbench.errors import RegbenchError
-from regbench.identity import changed_params
+from regbench.record import changed_params
 from regbench.registry import REGULARIZERS, create_regularizer
 from regbench.regularizers._base import WeightLayer
 from regbench.regularizers._energy import unit_rows

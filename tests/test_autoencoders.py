@@ -71,7 +71,7 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     assert len(metrics["latent.spectrum"]) == 8 and metrics["eccentricity"] >= 0
     metrics_spectrum = list(metrics["latent.spectrum"])
     assert math.isfinite(metrics["fcd"]) and math.isfinite(metrics["fcd_normal"])
-    assert metrics["fcd_setup"]["samples"] == 200 and "FID skipped" in metrics["fid_note"]
+    assert metrics["fcd_setup"]["samples"] == 200 and "FID skipped" in record["info"]["fid_note"]
     assert "fid" not in metrics
     other = execute(prepare("digits_ae", "eccentric", {"epochs": 2, **QUICK, "align_samples": 1000}, seed=1))
     records = [record, other]
@@ -85,9 +85,10 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     assert store.load([1])[0]["metrics"]["latent.spectrum"] == metrics_spectrum
     out = tmp_path / "board" / "digits.md"
     assert main(["leaderboard", "--results", str(tmp_path), "--out", str(out)]) == 0
-    assert (tmp_path / "figures" / "digits_ae_fcd_vs_eccentricity.png").stat().st_size > 1000
+    assert (out.parent / "digits_digits_ae_fcd_vs_eccentricity.png").stat().st_size > 1000
+    assert not (tmp_path / "figures" / "digits_ae_fcd_vs_eccentricity.png").exists()  # store only read
     text = out.read_text()
-    assert "## Figures: digits_ae" in text and "(../figures/digits_ae_fcd_vs_eccentricity.png)" in text
+    assert "## Figures: digits_ae" in text and "(digits_digits_ae_fcd_vs_eccentricity.png)" in text
     assert f"[spectrum](../figures/{record['id']}/spectrum.png)" in text
 
 

@@ -48,7 +48,7 @@ REGULARIZER_FOR = {"codes": "eccentric", "weights": "orthogonal", "posterior": "
 
 
 def _fid_skipped(record, task_cls) -> bool:
-    return "FID skipped" in record["metrics"].get("fid_note", "")
+    return "FID skipped" in record["info"].get("fid_note", "")
 
 
 def _cross_run(metric):
@@ -62,7 +62,7 @@ def _knn_size_beyond_pool(metric):
 
 
 _NO_FID = ("needs pytorch-fid's Inception weights (fid_weights / $REGBENCH_FID_WEIGHTS), an optional "
-           "input; without them the task skips FID and says so in fid_note")
+           "input; without them the task skips FID and says so in its info's fid_note")
 _CROSS_RUN = ("a cross-run metric (Task.cross_run_metrics): the leaderboard computes it from the "
               "alignment codes of several seeds; a run records those codes (alignment_codes)")
 _KNN = (f"a KNN protocol size larger than the {MNIST_TRAIN} labelled codes of the synthetic MNIST: "
@@ -74,7 +74,7 @@ _POSTERIOR_ONLY = ("a variational task's likelihood, ELBO and KL need a posterio
 
 
 def _deterministic(record, task_cls) -> bool:
-    return record["metrics"].get("target") != "posterior" and "test_re" in record["metrics"]
+    return record["info"].get("target") != "posterior" and "test_re" in record["metrics"]
 
 
 # metric → (reason, evidence(record, task class) that the run left it out for that reason)
@@ -115,7 +115,8 @@ def run_and_check(task: str, reg: str, target: str | None, settings: dict | None
     record = execute(prepare(task, reg, settings))
     assert record["status"] == "ok", f"{task} × {reg}: {record['error']}\n{record['traceback']}"
     metrics = record["metrics"]
-    assert metrics.get("target") == target
+    assert record["info"].get("target") == target
+    assert not any(isinstance(v, str) for v in metrics.values()), "strings are the run's info"
     assert record["directions"] == list(task_cls.directions().items())
     for metric in task_cls.directions():
         if metric in metrics:

@@ -80,7 +80,7 @@ def test_same_seed_gives_the_same_split_for_every_regularizer():
 @needs_cora
 def test_mhe_on_gcn_weights_trains_and_the_record_has_the_raw_files_checksums():
     record = execute(prepare("cora_node", "mhe", {"epochs": 5}))
-    assert record["metrics"]["target"] == "weights" and 0 <= record["metrics"]["test_acc"] <= 1
+    assert record["info"]["target"] == "weights" and 0 <= record["metrics"]["test_acc"] <= 1
     raw = RAW / "Cora" / "raw" / "ind.cora.graph"
     assert record["data"]["planetoid/Cora/raw/ind.cora.graph"] == \
         f"md5:{hashlib.md5(raw.read_bytes()).hexdigest()}"

@@ -84,7 +84,7 @@ def test_cli_runs_a_plugin_target_and_the_term_acts(tmp_path):
     for record in (spread, plain):
         assert record["status"] == "ok" and record["task"] == "embedding_bag"
         assert 0 <= record["metrics"]["test_error"] <= 1
-    assert spread["metrics"]["target"] == "embeddings" and "target" not in plain["metrics"]
+    assert spread["info"]["target"] == "embeddings" and "target" not in plain["info"]
     assert spread["reg_params"] == {"lam": 0.5}  # the target's λ, at the task's default
     assert plain["reg_params"] == {} and plain["metrics"]["penalty"] == 0
     assert spread["metrics"]["penalty"] > 0

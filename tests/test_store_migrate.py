@@ -119,8 +119,9 @@ def check_upgraded(store, originals):
         for key in ("task", "reg", "seed", "status", "error", "data",
                     "started_at", "wall_time_s", "versions", "device", "host"):
             assert same(new[key], old[key]), key
-        scalars = {k: v for k, v in old["metrics"].items() if not isinstance(v, (list, dict))}
-        assert same(new["metrics"], scalars)
+        scalars = {k: v for k, v in old["metrics"].items() if isinstance(v, (int, float))}
+        strings = {k: v for k, v in old["metrics"].items() if isinstance(v, str)}
+        assert same(new["metrics"], scalars) and same(new["info"], strings)  # strings: the run's info
         for name, value in scalars.items():  # float64 equality, NaN included
             found = new["metrics"][name]
             assert found == value or (math.isnan(value) and math.isnan(found))

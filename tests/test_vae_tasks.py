@@ -26,7 +26,7 @@ def synthetic_data(tmp_path_factory):
 def run(task, reg, settings, seed=0):
     record = execute(prepare(task, reg, settings, seed))
     assert record["status"] == "ok", record["error"]
-    return record["metrics"]
+    return {**record["metrics"], **record["info"]}
 
 
 @pytest.mark.parametrize("task, settings", [("mnist_vae", TINY_MNIST), ("vmf_circles", TINY_CIRCLES)])

@@ -1,7 +1,8 @@
 """The leaderboard's figures section, per task: FID (else the offline FCD) against ε across runs
 (Figure 10 of Li & Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without
-explicit projection", IJCNN 2022), drawn into the results store, and links to every run's own
-figures, with paths relative to the leaderboard file."""
+explicit projection", IJCNN 2022), drawn beside the leaderboard file (``<its stem>_<task>_<metric>_
+vs_eccentricity.png``; the store is only read), and links to every run's own figures, with paths
+relative to the leaderboard file."""
 from __future__ import annotations
 
 import json
@@ -15,15 +16,13 @@ from .runs import Counted
 PLOTTED = ("fid", "fcd", "eccentricity")
 
 
-def figure_section(counted: Counted, out_dir: Path) -> list[str]:
-    index, store_dir = counted.store.index, counted.store.directory
-    ids = index.metric_ids(PLOTTED)
-    found = index.query(f"SELECT line, metric, value FROM metrics JOIN counted USING (line) "
-                        f"WHERE metric IN ({', '.join(map(str, ids)) or 'NULL'})")
-    plotted = pd.DataFrame(found, columns=["line", "metric", "value"]).assign(
-        metric=lambda f: f.metric.map(ids)).pivot_table(index="line", columns="metric", values="value")
-    linked = index.query("SELECT line, task, reg, seed, config_key, artifacts FROM runs JOIN counted "
-                         "USING (line) WHERE instr(artifacts, '\"figures/') > 0 ORDER BY line")
+def figure_section(counted: Counted, out: Path) -> list[str]:
+    """The section of a leaderboard written to ``out``."""
+    index, store_dir, out_dir = counted.store.index, counted.store.directory, out.parent
+    found = index.metric_rows(counted.runs.line, PLOTTED)
+    plotted = pd.DataFrame(found, columns=["line", "metric", "value"]).pivot_table(
+        index="line", columns="metric", values="value")
+    linked = index.with_figures(counted.runs.line)
     runs = counted.runs.join(counted.configs[["task", "reg"]], on="cfg").set_index("line")
     labels = counted.configs.set_index("config_key").label
     lines = []
@@ -35,7 +34,7 @@ def figure_section(counted: Counted, out_dir: Path) -> list[str]:
             both = metrics[["eccentricity", metric]].assign(reg=runs.reg[runs.task == task]).dropna()
             points = {reg: (group.eccentricity.to_numpy(), group[metric].to_numpy())
                       for reg, group in both.groupby("reg")}
-            path = store_dir / "figures" / f"{task}_{metric}_vs_eccentricity.png"
+            path = out.with_name(f"{out.stem}_{task}_{metric}_vs_eccentricity.png")
             from ..figures import generation_vs_eccentricity  # matplotlib: only when drawing
             generation_vs_eccentricity(points, metric, path)
             parts += [f"{metric} against ε over the runs below (Figure 10):", "",

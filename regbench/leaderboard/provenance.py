@@ -13,12 +13,10 @@ from .runs import Counted
 
 def provenance(counted: Counted) -> str:
     """The footer of a leaderboard of ``counted`` (:func:`.runs.counted_runs`)."""
-    index = counted.store.index
-    machines = index.query("SELECT git_commit, torch, device, host, count(*) FROM runs JOIN counted "
-                           "USING (line) GROUP BY 1, 2, 3, 4")
-    datasets = sorted({f"{name} {digest}" for data, in index.query(
-        "SELECT DISTINCT data FROM runs JOIN counted USING (line)")
-        for name, digest in json.loads(data).items()})
+    index, lines = counted.store.index, counted.runs.line
+    machines = index.machines(lines)
+    datasets = sorted({f"{name} {digest}" for data in index.datasets(lines)
+                       for name, digest in json.loads(data).items()})
     statuses = counted.store.counts()
 
     def tally(position: int, unknown: str) -> str:

@@ -1,6 +1,7 @@
-"""The runs a leaderboard counts, read from the store's index: one per ``run_key`` (its latest
-``ok`` record), with the scalar metrics their task declares, and each configuration's label.
-Nothing here imports a task or regularizer: the records say what the leaderboard needs.
+"""The runs a leaderboard counts, read from the store's index (its queries answer with values):
+one per ``run_key`` (its latest ``ok`` record), with the scalar metrics their task declares, and
+each configuration's label. Nothing here imports a task or regularizer: the records say what the
+leaderboard needs.
 
 Runs are numbered rows with integer codes for their configuration (``cfg``), their ``none``
 baseline's configuration (``none_cfg``, -1 when it did not run) and their metrics, so that the
@@ -16,9 +17,6 @@ import pandas as pd
 from ..errors import RegbenchError
 from ..params import short
 from ..store import ResultsStore
-
-COUNTED = ("SELECT max(line) AS line FROM runs WHERE status = 'ok' GROUP BY run_key")
-
 
 @dataclass
 class Counted:
@@ -36,15 +34,9 @@ class Counted:
 
 
 def counted_runs(store: ResultsStore, tasks=None, run_keys=None) -> Counted:
-    """The counted runs of these tasks (all by default) and run keys (all by default); their lines
-    are also in the index's temporary table ``counted``, for further queries."""
+    """The counted runs of these tasks (all by default) and run keys (all by default)."""
     index = store.index
-    index.db.execute("CREATE TEMP TABLE IF NOT EXISTS counted(line INTEGER PRIMARY KEY)")
-    index.db.execute("DELETE FROM counted")
-    index.db.execute(f"INSERT INTO counted {COUNTED}")
-    rows = index.query("SELECT line, run_key, config_key, none_key, task, seed, "
-                       "instr(artifacts, '\"artifacts/') > 0 FROM runs JOIN counted USING (line) "
-                       "ORDER BY line")
+    rows = index.counted()
     line, run_key, config_key, none_key, task, seed, arrays = zip(*rows) if rows else [()] * 7
     keep = np.ones(len(rows), dtype=bool)
     if tasks:
@@ -57,47 +49,39 @@ def counted_runs(store: ResultsStore, tasks=None, run_keys=None) -> Counted:
                          "none_cfg": [where.get(k, -1) for k in np.array(none_key, dtype=object)[keep]],
                          "seed": np.array(seed, dtype=np.int64)[keep],
                          "has_arrays": np.array(arrays, dtype=bool)[keep]})
-    if not keep.all():
-        index.db.execute("DELETE FROM counted")
-        index.db.executemany("INSERT INTO counted VALUES (?)", ((int(x),) for x in runs.line))
     configs = configurations(store, runs.line.to_numpy()[np.unique(codes, return_index=True)[1]])
-    meta = index.query("SELECT task, directions, cross_run FROM runs WHERE line IN (SELECT max(line) "
-                       "FROM runs JOIN counted USING (line) GROUP BY task)")
     present = set(configs.task)
-    directions = {t: dict(json.loads(d)) for t, d, _ in meta if t in present}
-    cross_run = {t: json.loads(c) for t, _, c in meta if t in present}
-    values, names = declared_values(index)
+    meta = [row for row in index.task_layouts(runs.line) if row[0] in present]
+    directions = {t: dict(json.loads(d)) for t, d, _ in meta}
+    cross_run = {t: json.loads(c) for t, _, c in meta}
+    values, names = declared_values(index, runs.line)
     return Counted(runs, configs, values, names, directions, cross_run, store)
 
 
-def declared_values(index) -> tuple[pd.DataFrame, dict[int, str]]:
-    """(line, metric code, value) of every counted run's declared metrics (every numeric metric
-    for a task that declares none), and code → metric name."""
+def declared_values(index, lines) -> tuple[pd.DataFrame, dict[int, str]]:
+    """(line, metric code, value) of the declared metrics of the runs on ``lines`` (every
+    numeric metric for a task that declares none), and code → metric name."""
     codes: dict[str, int] = {}
     layouts: dict[str, tuple[list, list]] = {}
-    for line, layout, blob in index.query("SELECT line, directions, declared FROM runs JOIN counted "
-                                          "USING (line)"):
-        lines, blobs = layouts.setdefault(layout, ([], []))
-        lines.append(line)
+    for line, layout, blob in index.declared(lines):
+        found, blobs = layouts.setdefault(layout, ([], []))
+        found.append(line)
         blobs.append(blob)
     parts, undeclared = [], []
-    for layout, (lines, blobs) in layouts.items():
+    for layout, (found, blobs) in layouts.items():
         metrics = [name for name, _ in json.loads(layout)]
         if not metrics:
-            undeclared += lines
+            undeclared += found
             continue
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(len(lines), len(metrics))
-        lines = np.array(lines, dtype=np.int64)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(len(found), len(metrics))
+        found = np.array(found, dtype=np.int64)
         for column, name in enumerate(metrics):
             present = ~np.isnan(matrix[:, column])
-            parts.append(pd.DataFrame({"line": lines[present], "value": matrix[present, column]})
+            parts.append(pd.DataFrame({"line": found[present], "value": matrix[present, column]})
                          .assign(metric=codes.setdefault(name, len(codes))))
     if undeclared:
-        chosen = set(undeclared)
-        rows = index.query("SELECT line, name, value FROM metrics JOIN metric_names ON metric = "
-                           "metric_names.id JOIN counted USING (line) WHERE value IS NOT NULL")
         parts.append(pd.DataFrame([(line, codes.setdefault(name, len(codes)), value)
-                                   for line, name, value in rows if line in chosen],
+                                   for line, name, value in index.metric_rows(undeclared)],
                                   columns=["line", "metric", "value"]))
     values = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         {"line": np.zeros(0, np.int64), "metric": np.zeros(0, np.int64), "value": np.zeros(0)})
@@ -107,14 +91,8 @@ def declared_values(index) -> tuple[pd.DataFrame, dict[int, str]]:
 def configurations(store: ResultsStore, lines) -> pd.DataFrame:
     """One row per configuration, read from one of its runs (``lines``, in configuration order):
     config_key, task, reg, label and the rest of the identity."""
-    index = store.index
-    index.db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen(position INTEGER PRIMARY KEY, line INTEGER)")
-    index.db.execute("DELETE FROM chosen")
-    index.db.executemany("INSERT INTO chosen VALUES (?, ?)", enumerate(map(int, lines)))
-    rows = index.query("SELECT config_key, task, task_version, reg, reg_version, params FROM chosen "
-                       "JOIN runs USING (line) ORDER BY position")
-    frame = pd.DataFrame(rows, columns=["config_key", "task", "task_version", "reg", "reg_version",
-                                        "params"])
+    frame = pd.DataFrame(store.index.configurations(lines),
+                         columns=["config_key", "task", "task_version", "reg", "reg_version", "params"])
     frame["label"] = labels(frame)
     return frame
 

@@ -27,7 +27,8 @@ from typing import Iterator
 from ..errors import NotRecorded
 from . import artifacts
 from ._index import Index
-from ._lines import RECORD_VERSION, encode, parse
+from ..record import RECORD_VERSION
+from ._lines import encode, parse
 
 __all__ = ["RECORD_VERSION", "ResultsStore", "StoreWarning", "default_results_dir"]
 

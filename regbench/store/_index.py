@@ -176,9 +176,62 @@ class Index:
     def query(self, sql: str, params=()) -> list[tuple]:
         return self.db.execute(sql, params).fetchall()
 
-    def metric_ids(self, names) -> dict[int, str]:
-        known = dict(self.db.execute("SELECT name, id FROM metric_names"))
-        return {known[n]: n for n in names if n in known}
+    # ---- what the leaderboard and the report read, as values --------------------------------
+
+    def counted(self) -> list[tuple]:
+        """(line, run_key, config_key, none_key, task, seed, has arrays) of each run's latest ok
+        record, in line order."""
+        return self.query("SELECT line, run_key, config_key, none_key, task, seed, "
+                          "instr(artifacts, '\"artifacts/') > 0 FROM runs WHERE line IN "
+                          "(SELECT max(line) FROM runs WHERE status = 'ok' GROUP BY run_key) "
+                          "ORDER BY line")
+
+    def _lines(self, lines, select: str) -> list[tuple]:
+        """``select`` (a query that joins the temporary table ``chosen(position, line)``) over
+        ``lines``, the table filled for this query only."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen(position INTEGER PRIMARY KEY, line INTEGER)")
+        self.db.execute("DELETE FROM chosen")
+        self.db.executemany("INSERT INTO chosen VALUES (?, ?)", enumerate(map(int, lines)))
+        try:
+            return self.query(select)
+        finally:
+            self.db.execute("DELETE FROM chosen")
+
+    def configurations(self, lines) -> list[tuple]:
+        """(config_key, task, task_version, reg, reg_version, params) of the records on ``lines``,
+        in their order."""
+        return self._lines(lines, "SELECT config_key, task, task_version, reg, reg_version, params "
+                                  "FROM chosen JOIN runs USING (line) ORDER BY position")
+
+    def task_layouts(self, lines) -> list[tuple]:
+        """(task, directions, cross_run) as the latest of ``lines`` of each task declares them."""
+        return self._lines(lines, "SELECT task, directions, cross_run FROM runs WHERE line IN "
+                                  "(SELECT max(line) FROM runs JOIN chosen USING (line) GROUP BY task)")
+
+    def declared(self, lines) -> list[tuple]:
+        """(line, directions, declared values as float64 bytes) of ``lines``."""
+        return self._lines(lines, "SELECT line, directions, declared FROM runs JOIN chosen USING (line)")
+
+    def metric_rows(self, lines, names=None) -> list[tuple]:
+        """(line, metric name, value) of every numeric metric (or of ``names``) on ``lines``."""
+        rows = self._lines(lines, "SELECT line, name, value FROM metrics JOIN metric_names ON metric = "
+                                  "metric_names.id JOIN chosen USING (line) WHERE value IS NOT NULL")
+        return rows if names is None else [row for row in rows if row[1] in set(names)]
+
+    def machines(self, lines) -> list[tuple]:
+        """(git commit, torch, device, host, count) of the records on ``lines``."""
+        return self._lines(lines, "SELECT git_commit, torch, device, host, count(*) FROM runs "
+                                  "JOIN chosen USING (line) GROUP BY 1, 2, 3, 4")
+
+    def datasets(self, lines) -> list[str]:
+        """The distinct ``data`` fields (JSON) of the records on ``lines``."""
+        return [data for data, in self._lines(lines, "SELECT DISTINCT data FROM runs JOIN chosen USING (line)")]
+
+    def with_figures(self, lines) -> list[tuple]:
+        """(line, task, reg, seed, config_key, artifacts) of the records on ``lines`` that list
+        figures, in line order."""
+        return self._lines(lines, "SELECT line, task, reg, seed, config_key, artifacts FROM runs JOIN "
+                                  "chosen USING (line) WHERE instr(artifacts, '\"figures/') > 0 ORDER BY line")
 
 
 def _fingerprint(f, end: int) -> str:

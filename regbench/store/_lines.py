@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import json
 
-RECORD_VERSION = 3  # 3: λ and target are the regularizer's hyperparameters, not the task's
-REQUIRED = ("id", "run_key", "config_key", "task", "reg", "seed", "status", "metrics")
+from ..record import RECORD_VERSION, REQUIRED, old_version
 
 
 class Damaged(ValueError):
@@ -39,16 +38,6 @@ def parse(raw: bytes) -> dict:
     if not isinstance(record["metrics"], dict):
         raise Damaged("a record whose metrics are not an object")
     return record
-
-
-def old_version(record: dict) -> int | None:
-    """The layout version of a record older than the current one (``None`` for anything else)."""
-    version = record.get("record_version")
-    if version == 1 or (version is None and "config_hash" in record):
-        return 1
-    if isinstance(version, int) and 1 < version < RECORD_VERSION and "run_key" in record:
-        return version
-    return None
 
 
 def encode(record: dict) -> bytes:

@@ -1,7 +1,7 @@
-"""A run's files beside the store: the metrics that are not scalars (codes, spectra, per-layer
-diagnostics, setups) in ``artifacts/<record id>.json``, and the figures the task drew in
-``figures/<record id>/``. The record lists each file by its path relative to the store directory,
-with its sha256, and holds only scalars itself."""
+"""A run's files beside the store: the values a run reports that are not numbers or strings (codes,
+spectra, per-layer diagnostics, setups) in its artifact file, and the figures the task drew in
+its figures folder (:mod:`regbench.record` names both). The record lists each file by its path
+relative to the store directory, with its sha256, and holds only numbers and strings itself."""
 from __future__ import annotations
 
 import json
@@ -10,14 +10,7 @@ from pathlib import Path
 
 from ..datasets.files import file_digest
 from ..errors import RegbenchError
-
-SCALARS = (int, float, str, bool, type(None))
-
-
-def split(metrics: dict) -> tuple[dict, dict]:
-    """(scalar metrics, the rest)."""
-    scalars = {k: v for k, v in metrics.items() if isinstance(v, SCALARS)}
-    return scalars, {k: v for k, v in metrics.items() if k not in scalars}
+from ..record import artifact_file, figures_dir, split_metrics
 
 
 def sha256(path: Path) -> str:
@@ -40,19 +33,21 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def save(directory: Path, record: dict) -> list[Path]:
-    """Move ``record``'s non-scalar metrics into its artifact file and list that file and its
-    figures in ``record["artifacts"]`` (keeping what it lists already); returns the files written
-    (to remove on failure)."""
-    scalars, rest = split(record["metrics"])
+    """Move ``record``'s metrics that are not numbers into its artifact file (strings into its
+    ``info``) and list that file and its figures in ``record["artifacts"]`` (keeping what it lists
+    already); returns the files written (to remove on failure)."""
+    numbers, info, rest = split_metrics(record["metrics"])
     rest.pop("figures", None)  # the names of the figure files, listed below with their digests
-    record["metrics"] = scalars
+    record["metrics"] = numbers
+    if info:
+        record["info"] = {**(record.get("info") or {}), **info}
     listed, written = dict(record.get("artifacts") or {}), []
     if rest:
-        path = directory / "artifacts" / f"{record['id']}.json"
+        path = directory / artifact_file(record["id"])
         write_file(path, json.dumps(rest, sort_keys=True).encode())
         written.append(path)
         listed[path.relative_to(directory).as_posix()] = sha256(path)
-    figures = directory / "figures" / record["id"]
+    figures = directory / figures_dir(record["id"])
     if figures.is_dir():
         for path in sorted(figures.iterdir()):
             listed[path.relative_to(directory).as_posix()] = sha256(path)

@@ -1,10 +1,8 @@
 """Moving records in and out of a store, and the migration of older layouts.
 
-- :func:`migrate`: a ``records.jsonl`` with records of an older layout becomes the current layout.
-  v1 (arrays inside each record, a hash of every hyperparameter as its identity): arrays move to
-  artifact files, run identity as :mod:`regbench.identity` defines it. v1 and v2 (the weight λ and
-  ``target`` among the task's hyperparameters): they move to the regularizer's, and the run's keys
-  are recomputed; the values are unchanged. The original file is kept, renamed
+- :func:`migrate`: a ``records.jsonl`` with records of an older layout becomes the current layout
+  (:func:`regbench.record.upgrade` says what changes from each layout; v1's arrays move to
+  artifact files); the values are unchanged. The original file is kept, renamed
   ``records.v<oldest version>.jsonl``; lines that cannot be read stay there and are named.
 - :func:`export`: every readable record to a JSONL file in a stable order, with the artifact
   files beside it; :func:`import_records` adds such a file's records (either layout) to a store,
@@ -20,38 +18,11 @@ import warnings
 from pathlib import Path
 
 from ..errors import RegbenchError
+from ..record import figures_dir, old_version, upgrade
 from . import ResultsStore, StoreWarning, artifacts
-from ._lines import RECORD_VERSION, Damaged, encode, old_version, parse
+from ._lines import Damaged, encode, parse
 
 BACKUP = "records.v{}.jsonl"
-MOVED_TO_REGULARIZER = ("lam", "target")  # task hyperparameters of layouts 1 and 2
-
-
-def upgrade(record: dict) -> dict:
-    """A record of an older layout in the current one (a v1 record's arrays still in ``metrics``;
-    :func:`artifacts.save` moves them out)."""
-    from ..registry import REGULARIZERS, TASKS
-    from ..runner import RunConfig
-    task_params, reg_params = dict(record["task_params"]), dict(record["reg_params"])
-    try:
-        task_cls, reg_cls = TASKS.get(record["task"]), REGULARIZERS.get(record["reg"])
-        for name in MOVED_TO_REGULARIZER:
-            value = task_params.pop(name, None)
-            if value is not None and name in reg_cls.params() and name not in reg_params:
-                reg_params[name] = value
-        reg_params = reg_cls.resolve(reg_params, defaults=task_cls.term_defaults)
-    except RegbenchError as exc:
-        raise RegbenchError(f"cannot migrate record {record.get('id')}: {exc} (load the plugin that "
-                            f"registers it with --plugin)") from None
-    config = RunConfig(record["task"], record["reg"], task_params, reg_params, record["seed"])
-    try:
-        fields = config.fields()
-    except RegbenchError as exc:
-        raise RegbenchError(f"cannot migrate record {record.get('id')}: {exc} (load the plugin that "
-                            f"registers it with --plugin)") from None
-    rest = {k: v for k, v in record.items() if k not in ("config_hash", "artifacts") or
-            (k == "artifacts" and record.get("record_version", 1) > 1)}
-    return {**rest, **fields, "record_version": RECORD_VERSION}
 
 
 def read_lines(path: Path):
@@ -159,7 +130,7 @@ def import_records(store: ResultsStore, source: Path) -> tuple[int, int]:
             if origin.resolve() != (store.directory / name).resolve():
                 (store.directory / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(origin, store.directory / name)
-        figures = Path("figures") / record["id"]
+        figures = Path(figures_dir(record["id"]))
         if "artifacts" not in record and (source.parent / figures).is_dir() and \
                 (source.parent / figures).resolve() != (store.directory / figures).resolve():
             # a v1 record lists no files: its figures are in figures/<id>/ beside it

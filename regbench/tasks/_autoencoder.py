@@ -146,12 +146,12 @@ class AutoencoderTask(SpeedOptions, Task):
     gen_samples = Param(0, "codes decoded per latent distribution for FCD / FID (0 = no generation "
                         "metrics)", ge=0)
     fid_weights = Param("", "pytorch-fid Inception weights file; empty = $REGBENCH_FID_WEIGHTS; "
-                        "without one FID is skipped")
+                        "without one FID is skipped", identity=False)
     align_samples = Param(1000, "training and test items whose principal-axis codes are recorded "
                           "for the cross-run alignment angles (0 = none)", ge=0)
-    figures = Param(True, "write the run's figures (when the runner gives a directory)")
+    figures = Param(True, "write the run's figures (when the runner gives a directory)", identity=False)
     layer_geometry = Param(True, "geometry diagnostics of every layer's filters (about half a minute "
-                           "on a CPU for the CelebA networks)")
+                           "on a CPU for the CelebA networks)", identity=False)
 
     @classmethod
     def check_params(cls, hparams):

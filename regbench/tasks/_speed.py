@@ -14,7 +14,8 @@ from ..params import Param
 class SpeedOptions:
     """The two ``Param``s and their use, mixed into a task class."""
 
-    channels_last = Param(False, "channels-last memory format for images and convolutions")
+    channels_last = Param(False, "channels-last memory format for images and convolutions",
+                          identity=False)
     autocast = Param("none", "mixed precision of the networks' forward passes (losses in float32)",
                      choices=("none", "bf16"))
 

@@ -77,9 +77,9 @@ class Cifar100Task(SpeedOptions, Task):
                       ge=0)
     eval_batch = positive(1000, "test images per forward pass")
     check_every = positive(500, "steps between reads of the loss (NaN check, intermediate report)")
-    compile = Param(False, "torch.compile the network")
+    compile = Param(False, "torch.compile the network", identity=False)
     layer_geometry = Param(True, "geometry diagnostics of every layer's filters (the slow part of a "
-                           "short run on a CPU)")
+                           "short run on a CPU)", identity=False)
 
     def network(self) -> nn.Module:
         raise NotImplementedError

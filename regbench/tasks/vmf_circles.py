@@ -75,7 +75,7 @@ class VmfCircles(VAETask):
     kappa = Param(10.0, "concentration of each of the three von Mises components", gt=0)
     noise = Param(0.05, "standard deviation of the noise added in R^100", ge=0)
     data_seed = Param(0, "seed of the data and of the map into R^100 (the same for every run)", ge=0)
-    figures = Param(True, "write Figure 1's panels (when the runner gives a directory)")
+    figures = Param(True, "write Figure 1's panels (when the runner gives a directory)", identity=False)
 
     def load(self, ctx) -> VAEData:
         x, theta, component = circle_data(self.points + 2 * HELD_OUT, self.kappa, self.noise,
