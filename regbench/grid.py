@@ -45,7 +45,7 @@ from .errors import RegbenchError
 from .params import check_unique, same_parameter, short
 from .registry import REGULARIZERS, TASKS
 from .record import RunConfig
-from .runner import prepare
+from .runner import prepare, resolve
 
 RANGES = ("loguniform", "uniform")
 FILE_KEYS = {"grid", "resources", "params", "table"}
@@ -201,10 +201,13 @@ class Grid:
                 except RegbenchError as exc:
                     raise RegbenchError(f"{where}: {exc}") from None
 
-    def trials(self, ranges_as_bounds: bool = False, check_data: bool = True) -> list[RunConfig]:
+    def trials(self, ranges_as_bounds: bool = False, check_data: bool = True,
+               plan: bool = True) -> list[RunConfig]:
         """Every trial, validated and without duplicate runs (tasks, regularizers, axes, seeds).
 
-        Ranges are an error unless ``ranges_as_bounds`` (tuning mode validates their bounds)."""
+        Ranges are an error unless ``ranges_as_bounds`` (tuning mode validates their bounds).
+        ``plan=False``: resolved only (:func:`~regbench.runner.resolve`), without the checks of
+        this machine and of compatibility that running needs: what reading a study's runs uses."""
         self.check()
         configs: dict[str, RunConfig] = {}
         for task, reg in itertools.product(self.tasks, self.regularizers):
@@ -220,13 +223,19 @@ class Grid:
                 values = {**settings, **dict(zip(axes, combo))}
                 for seed in self.seeds:
                     try:
-                        config = prepare(task, reg, values, seed, check_data)
+                        config = (prepare(task, reg, values, seed, check_data) if plan
+                                  else resolve(task, reg, values, seed))
                     except RegbenchError as exc:
                         label = ", ".join(f"{k}={v}" for k, v in values.items())
                         raise RegbenchError(f"{self.where('grid')}: trial {task} × {reg} ("
                                             f"{label or 'defaults'}; seed {seed}): {exc}") from None
                     configs.setdefault(config.run_key, config)  # `none` once whatever λ
         return list(configs.values())
+
+    def run_keys(self) -> list[str]:
+        """The run keys of the grid's trials, from identity alone: rendering a study's leaderboard
+        or report never plans a run (no memory or data check)."""
+        return [config.run_key for config in self.trials(check_data=False, plan=False)]
 
 
 def owners(key: str, tasks: list[str], regs: list[str]) -> list[type]:

@@ -23,7 +23,7 @@ from .record import RunConfig, figures_dir, make_record
 from .registry import REGULARIZERS, TARGETS, TASKS
 from .tasks._base import RunContext
 
-__all__ = ["RunConfig", "execute", "make_record", "prepare"]
+__all__ = ["RunConfig", "execute", "make_record", "prepare", "resolve"]
 
 
 def split_settings(task_cls, reg_cls, settings: dict[str, Any]) -> tuple[dict, dict]:
@@ -67,23 +67,30 @@ def term_params() -> dict[str, list[str]]:
     return found
 
 
-def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0,
-            check_data: bool = True) -> RunConfig:
-    """Validate names, hyperparameters, compatibility, the estimated memory (refused above
-    ``$REGBENCH_MEMORY_FRACTION``, default 0.9, of the available memory) and (``check_data``) the
-    data files; raises ``RegbenchError`` on bad input."""
+def resolve(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0) -> RunConfig:
+    """The configuration with every hyperparameter resolved: names and values validated, nothing
+    about this machine (memory, data files) or whether the pair can run; raises ``RegbenchError``."""
     task_cls, reg_cls = TASKS.get(task), REGULARIZERS.get(reg)
     if not isinstance(seed, int) or seed < 0:
         raise RegbenchError(f"seed must be a non-negative integer, got {seed!r}")
     task_params, reg_params = split_settings(task_cls, reg_cls, settings or {})
-    resolved_task = task_cls.resolve(task_params)
-    resolved_reg = reg_cls.resolve(reg_params, defaults=task_cls.term_defaults)
-    instance = task_cls(**resolved_task)
-    instance.check_compatible(reg_cls, resolved_reg)
-    instance.check_memory(reg_cls, resolved_reg)
+    return RunConfig(task, reg, task_cls.resolve(task_params),
+                     reg_cls.resolve(reg_params, defaults=task_cls.term_defaults), seed)
+
+
+def prepare(task: str, reg: str, settings: dict[str, Any] | None = None, seed: int = 0,
+            check_data: bool = True) -> RunConfig:
+    """:func:`resolve`, and validate compatibility, the estimated memory (refused above
+    ``$REGBENCH_MEMORY_FRACTION``, default 0.9, of the available memory) and (``check_data``) the
+    data files; raises ``RegbenchError`` on bad input."""
+    config = resolve(task, reg, settings, seed)
+    task_cls, reg_cls = TASKS.get(task), REGULARIZERS.get(reg)
+    instance = task_cls(**config.task_params)
+    instance.check_compatible(reg_cls, config.reg_params)
+    instance.check_memory(reg_cls, config.reg_params)
     if check_data:
         instance.check_data()
-    return RunConfig(task, reg, resolved_task, resolved_reg, seed)
+    return config
 
 
 def seed_everything(seed: int) -> None:

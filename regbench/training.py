@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .errors import Diverged
-from .metrics.declared import better
+from .metrics.declared import metric
 from .progress import NOTE_AFTER_S
 
 
@@ -142,7 +142,7 @@ def fit(training: Training, loss: Callable[[nn.Module, Any], tuple[torch.Tensor,
             ctx.report(where[0], {"train_loss": train_loss, **metrics})
         if training.select is not None:
             value = metrics[training.select]
-            if best is None or better(training.select, value, best):
+            if best is None or metric(training.select).better(value, best):
                 best, best_state, stale = value, copy.deepcopy(model.state_dict()), 0
             else:
                 stale += 1

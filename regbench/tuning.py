@@ -17,6 +17,7 @@ import time
 
 from .errors import RegbenchError
 from .grid import Grid, is_range
+from .metrics.declared import metric
 from .registry import TASKS
 from .record import RunConfig
 from .store import ResultsStore
@@ -46,12 +47,13 @@ def searched(settings: dict) -> dict:
     return {k: v for k, v in settings.items() if isinstance(v, (list, dict))}
 
 
-def best_record(records: list[dict], metric: str, mode: str) -> dict:
-    scored = [r for r in records if r["status"] == "ok" and metric in r["metrics"]]
+def best_record(records: list[dict], name: str) -> dict:
+    """The search trial with the best value of the metric ``name``."""
+    scored = [r for r in records if r["status"] == "ok" and name in r["metrics"]]
     if not scored:
         raise RegbenchError(f"no search trial of {records[0]['task']} × {records[0]['reg']} "
-                            f"finished with '{metric}'" if records else "no search trial finished")
-    return (min if mode == "min" else max)(scored, key=lambda r: r["metrics"][metric])
+                            f"finished with '{name}'" if records else "no search trial finished")
+    return scored[metric(name).best([r["metrics"][name] for r in scored])]
 
 
 def search(grid: Grid, plan: dict, select: dict, algorithm: str, samples: int,
@@ -77,7 +79,7 @@ def search(grid: Grid, plan: dict, select: dict, algorithm: str, samples: int,
                            scheduler=ASHAScheduler() if algorithm == "asha" else None, **options)
         for task, reg in keys:
             found = [r for r in written if (r["task"], r["reg"]) == (task, reg)]
-            best[task, reg] = best_record(found, *select[task])
+            best[task, reg] = best_record(found, select[task][0])
     return best
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from regbench import RunContext, create_regularizer
 from regbench.errors import Diverged
-from regbench.metrics.declared import better, declare, direction
+from regbench.metrics.declared import declare, direction, metric
 from regbench.training import Term, Training, fit, step_schedule
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "regbench"
@@ -100,9 +100,15 @@ def test_the_term_weight_follows_its_schedule_step_by_step():
     assert scaled.penalty == constant.penalty / 4 != 0  # the summary's term is the scheduled one
 
 
-def test_directions_are_declared_once():
+def test_a_metrics_facts_are_declared_once():
     assert direction("test_mse") == "min" and direction("test_auc") == "max"
-    assert better("cov_trace_per_d", 1.1, 0.8) and not better("test_acc", 0.5, 0.6)
+    assert metric("cov_trace_per_d").better(1.1, 0.8) and not metric("test_acc").better(0.5, 0.6)
+    assert metric("test_acc").best([0.5, float("nan"), 0.7, 0.6]) == 2
+    assert metric("cov_trace_per_d").best([0.5, 1.2, 3.0]) == 1  # closest to 1
+    assert metric("test_acc").rate and metric("knn_error_600").rate and not metric("test_ll").rate
+    assert metric("a_plugin_metric", "max").better(2, 1)  # undeclared: the record's direction
+    with pytest.raises(Exception, match="no direction"):
+        metric("eccentricity").better(0.1, 0.2)
     with pytest.raises(Exception, match="declared 'min' and again 'max'"):
         declare("test_mse", "max")
 

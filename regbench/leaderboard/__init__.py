@@ -53,7 +53,7 @@ def study_report(grid, store: ResultsStore, figures=None) -> tuple[str, str]:
     """(markdown, csv) of a study (a :class:`~regbench.grid.Grid`): the grid's runs only, one
     section per ``[[table]]``."""
     from ..grid import Table
-    keys = [config.run_key for config in grid.trials(check_data=False)]
+    keys = grid.run_keys()
     table, counted = summary(store, run_keys=keys)
     parts = [f"# {grid.name}", "", *([grid.description, ""] if grid.description else []), LEGEND]
     configs = counted.configs.set_index("config_key")

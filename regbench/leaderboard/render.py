@@ -1,7 +1,8 @@
 """Markdown tables of the summary frame: one table per (task, metric), one row per configuration.
 
-Rates (accuracies, errors, AUC, AP: fractions in the records) are printed as percent and their
-differences in percentage points; other metrics with four significant digits."""
+Rates (the metrics declared as rates: accuracies, errors, AUC, AP, fractions in the records) are
+printed as percent and their differences in percentage points; other metrics with four
+significant digits."""
 from __future__ import annotations
 
 import math
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
+from ..metrics.declared import metric
 from .stats import MIN_PAIRS, MIN_WILCOXON
 
 ARROWS = {"min": "↓ lower is better", "max": "↑ higher is better", "target1": "→1 closest to 1"}
@@ -22,10 +24,6 @@ LEGEND = ("Ours: mean ± std (n distinct seeds) of one configuration, the best i
           "Rates are in percent, their differences in points (pt). Δ published: ours − published, "
           "only where the run's scale is the paper's; otherwise the paper's number stands alone, "
           "marked with its scale.")
-
-
-def is_rate(metric: str) -> bool:
-    return "error" in metric or metric.endswith(("_acc", "_auc", "_ap"))
 
 
 def fmt(value: float, rate: bool = False, digits: int = 4) -> str:
@@ -73,20 +71,23 @@ def published_cells(r, rate: bool, mean: float) -> list[str]:
     return [f"{value} (paper scale: {r.published_scale or 'not stated'})", "–"]
 
 
-def best_index(rows: pd.DataFrame, direction: str):
-    if len(rows) < 2 or direction not in ARROWS or rows["mean"].isna().all():
+def best_index(rows: pd.DataFrame):
+    """The index of the row with the best mean, by the metric's direction (none for fewer than
+    two rows or a descriptive metric)."""
+    facts = metric(rows.metric.iloc[0], rows.direction.iloc[0])
+    if len(rows) < 2 or not facts.ranked:
         return None
-    key = (rows["mean"] - 1).abs() if direction == "target1" else rows["mean"]
-    return key.idxmax() if direction == "max" else key.idxmin()
+    best = facts.best(rows["mean"])
+    return None if best is None else rows.index[best]
 
 
 def metric_table(rows: pd.DataFrame, published: bool) -> str:
     """The rows of one (task, metric): regularizer, config, ours, CI, vs none[, published, Δ]."""
-    rate = is_rate(rows.metric.iloc[0])
+    rate = metric(rows.metric.iloc[0]).rate
     header = ["regularizer", "config", "ours" + (" (%)" if rate else ""), "95% CI", "vs none"]
     header += ["published", "Δ published"] if published else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    best = best_index(rows, rows.direction.iloc[0])
+    best = best_index(rows)
     names = ["reg", "config", "mean", "std", "n", "ci_low", "ci_high", "diff_vs_none", "n_pairs",
              "identical", "p_holm", "p_wilcoxon_holm"]
     names += ["source", "published", "published_pm", "scale_match", "published_scale"] if published else []

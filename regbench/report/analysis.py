@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..leaderboard.render import fmt, fmt_diff, is_rate, p_text
+from ..leaderboard.render import fmt, fmt_diff, p_text
+from ..metrics.declared import metric
 from ..leaderboard.stats import MIN_PAIRS
 from .ranks import ALPHA, Ranking, against_none, left_out, rank, score_table
 from .studies import Study, TaskResult
@@ -68,7 +69,7 @@ def task_table(result: TaskResult) -> tuple[list[str], list[list[tuple[str, obje
                   r.ci_high - r.ci_low), (str(int(r.n)), int(r.n)),
                  *none_cells(r, rate)]
         if select:
-            cells.append((fmt(r.select_mean, is_rate(result.select)), r.select_mean))
+            cells.append((fmt(r.select_mean, metric(result.select).rate), r.select_mean))
         if published:
             cells.append((r.published_source or "–", r.published))
         cells.append(("yes" if r.chosen else "", int(r.chosen)))

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .studies import TaskResult, oriented
+from .studies import TaskResult
 
 ALPHA = 0.05
 
@@ -52,7 +52,7 @@ def score_table(results: list[TaskResult]) -> pd.DataFrame:
     for result in results:
         if result.direction in ("min", "max", "target1"):
             chosen = result.chosen
-            rows[result.name] = pd.Series(oriented(chosen["mean"], result.direction),
+            rows[result.name] = pd.Series(result.facts.oriented(chosen["mean"]),
                                           index=chosen.reg.to_numpy())
     return pd.DataFrame(rows).T
 
@@ -137,6 +137,6 @@ def against_none(results: list[TaskResult], alpha: float = ALPHA) -> pd.DataFram
             elif row.p_holm >= alpha:
                 tally["tie"] += 1
             else:
-                ours, theirs = oriented([row.mean, none.iloc[0]], result.direction)
+                ours, theirs = result.facts.oriented([row.mean, none.iloc[0]])
                 tally["win" if ours < theirs else "loss"] += 1
     return pd.DataFrame.from_dict(counts, orient="index", columns=["win", "tie", "loss", "untested"])

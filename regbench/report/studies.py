@@ -17,18 +17,13 @@ import pandas as pd
 from ..leaderboard import summary
 from ..leaderboard.baselines import attach, load_baselines
 from ..leaderboard.provenance import provenance
-from ..leaderboard.render import fmt, is_rate
+from ..leaderboard.render import fmt
+from ..metrics.declared import metric
 from ..leaderboard.runs import full_params
 from ..store import ResultsStore
 
 GEOMETRY = ("eccentricity", "min_angle_deg", "mean_angle_deg")
 FAMILIES = {"codes": ("latent.", ""), "weights (mean over layers)": ("weights.",)}
-
-
-def oriented(values, direction: str):
-    """Values turned so that lower is better (``max``: negated, ``target1``: distance to 1)."""
-    values = np.asarray(values, dtype=float)
-    return {"min": values, "max": -values, "target1": np.abs(values - 1)}[direction]
 
 
 @dataclass
@@ -61,7 +56,12 @@ class TaskResult:
 
     @property
     def rate(self) -> bool:
-        return is_rate(self.metric)
+        return metric(self.metric).rate
+
+    @property
+    def facts(self):
+        """The main metric (:class:`~regbench.metrics.declared.Metric`), its direction the record's."""
+        return metric(self.metric, self.direction)
 
     @property
     def chosen(self) -> pd.DataFrame:
@@ -78,7 +78,7 @@ class Study:
 
 def load_study(store: ResultsStore, grid=None) -> Study:
     """A study: a grid's runs in ``store`` (every run of the store without a grid)."""
-    keys = [config.run_key for config in grid.trials(check_data=False)] if grid else None
+    keys = grid.run_keys() if grid else None
     table, counted = summary(store, run_keys=keys)
     name = grid.name if grid else store.directory.name
     footer = provenance(counted)  # now: the index's table of counted runs is this study's
@@ -119,7 +119,7 @@ def choose(result: TaskResult, task_rows: pd.DataFrame) -> None:
             rows.loc[group.index, "chosen"] = True
         elif len(group) > 1 and result.select and group.select_mean.notna().any():
             direction = task_rows[task_rows.metric == result.select].direction.iloc[0]
-            best = group.index[np.nanargmin(oriented(group.select_mean, direction or "min"))]
+            best = group.index[metric(result.select, direction or "min").best(group.select_mean)]
             rows.loc[best, "chosen"] = True
             result.notes.append(f"{reg}: {rows.config[best]} of {len(group)} configurations, "
                                 f"the best on {result.select}.")
