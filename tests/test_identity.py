@@ -1,9 +1,15 @@
 """A run's identity: task, regularizer, their versions, non-default hyperparameters, seed."""
+from pathlib import Path
+
 import pytest
 
 from regbench import Param, RegbenchError, Task, TASKS
-from regbench.grid import inline_grid
-from regbench.runner import prepare
+from regbench.grid import inline_grid, load_grid
+from regbench.runner import prepare, resolve
+from regbench.store import ResultsStore
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS, TASKS_DIR = ROOT / "results", ROOT / "tasks"
 
 
 @pytest.fixture
@@ -75,3 +81,70 @@ def test_a_grid_over_lambda_schedules_none_once_per_seed():
     trials = grid.trials()
     assert sum(t.reg == "none" for t in trials) == 2
     assert sum(t.reg == "eccentric" for t in trials) == 4
+
+
+# ---- pinned keys, switches, and the committed studies -----------------------------------------
+
+GOLDEN = [  # (task, regularizer, settings, seed) → (run_key, config_key, none_key), as the
+    # committed stores hold them (digits_latent, graph_node, graph_link): a change to the digest
+    # or to what identity holds would orphan every committed record
+    (("digits_ae", "eccentric", {}, 0), ("a360579dd3aef453", "1945440d37ba3692", "800922894bb4277b")),
+    (("cora_node", "none", {}, 0), ("15c574cc9de2ff84", "95c0e49dd9899f0d", "95c0e49dd9899f0d")),
+    (("cora_link", "vmf", {"d": 64, "logit_scale": 2.0}, 3),
+     ("81ad41cdea947e5f", "ec9296ae6175d480", "748819e2be1181e7")),
+]
+
+
+@pytest.mark.parametrize("config, expected", GOLDEN, ids=[c[0][0] for c in GOLDEN])
+def test_run_keys_are_pinned(config, expected):
+    resolved = resolve(*config)
+    assert (resolved.run_key, resolved.config_key, resolved.fields()["none_key"]) == expected
+
+
+@pytest.mark.parametrize("task, switches", [
+    ("mnist_ae", {"channels_last": True, "figures": False, "layer_geometry": False,
+                  "fid_weights": "/somewhere/pt_inception.pth"}),
+    ("cifar100_cnn9", {"compile": True, "channels_last": True, "layer_geometry": False}),
+    ("vmf_circles", {"figures": False})])
+def test_switches_that_cannot_change_a_result_are_not_identity(task, switches, monkeypatch):
+    monkeypatch.setattr("regbench.tasks._autoencoder.weights_file", lambda path: None)
+    plain, switched = resolve(task, "none", {}), resolve(task, "none", switches)
+    assert switched.task_params != plain.task_params  # they are set and recorded
+    assert (switched.run_key, switched.identity) == (plain.run_key, plain.identity)
+    assert resolve(task, "none", {"lr": 0.5}).run_key != plain.run_key  # a result-changing one is
+
+
+def committed_studies():
+    """(grid file, store) of every study committed with a store in results/."""
+    return [(path, RESULTS / path.stem) for path in sorted(TASKS_DIR.glob("*.toml"))
+            if (RESULTS / path.stem / "records.jsonl").exists()]
+
+
+@pytest.mark.parametrize("grid_file, store_dir", committed_studies(),
+                         ids=[path.stem for path, _ in committed_studies()])
+def test_every_committed_study_resolves_to_its_committed_records(grid_file, store_dir):
+    """Each trial of a committed grid has its ok record in the committed store (what
+    ``regbench grid <study> --dry-run`` would find all done), from identity alone."""
+    keys = load_grid(grid_file).run_keys()
+    done = {key for key, (status, _) in ResultsStore(store_dir).outcomes().items() if status == "ok"}
+    missing = [key for key in keys if key not in done]
+    assert not missing, f"{len(missing)} of {len(keys)} trials of {grid_file.name} have no ok record"
+
+
+def test_reading_a_study_plans_no_run(tmp_path, monkeypatch):
+    """A leaderboard of a study renders where planning its trials is refused (memory)."""
+    from conftest import make_record
+    from regbench.leaderboard import study_report
+    grid_file = tmp_path / "study.toml"
+    grid_file.write_text('[grid]\nname = "study"\ntasks = ["sphere"]\nregularizers = ["none", "eccentric"]\n'
+                         'seeds = 2\nmetric = "norm_std"\n[params]\nn = 20\n')
+    store = ResultsStore(tmp_path / "store")
+    for reg in ("none", "eccentric"):
+        for seed in (0, 1):
+            store.append(make_record("sphere", reg, seed, {"norm_std": 0.1 + seed}, n=20))
+    monkeypatch.setenv("REGBENCH_MEMORY_FRACTION", "1e-12")
+    grid = load_grid(grid_file)
+    with pytest.raises(RegbenchError, match="needs about"):
+        grid.trials()
+    markdown, _ = study_report(grid, store)
+    assert "| eccentric | n=20 |" in markdown and "| none | n=20 |" in markdown
