@@ -4,7 +4,6 @@ bad input fails clearly before training."""
 import hashlib
 import math
 import os
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +13,6 @@ import torch.nn.functional as F
 
 from regbench import create_regularizer, create_task
 from regbench.errors import RegbenchError
-from regbench.registry import REGULARIZERS
 from regbench.runner import execute, prepare
 from regbench.tasks._base import RunContext
 from regbench.tasks.graph_link import InnerProduct, full_adjacency_loss
@@ -45,9 +43,15 @@ def run(task: str, reg: str, seed: int = 0, **params) -> dict:
     return create_task(task, **params).run(create_regularizer(reg), ctx)
 
 
-def needs_regularizer(name: str):
-    return pytest.mark.skipif(name not in REGULARIZERS.names(),
-                              reason=f"regularizer '{name}' is not registered")
+@pytest.fixture
+def synthetic_cora(tmp_path, monkeypatch):
+    """A random graph written as Cora's raw files (``_contract.write_planetoid``), for the tests
+    that need no real data; its raw folder."""
+    from _contract import write_planetoid
+    raw = write_planetoid(tmp_path / "data", "Cora")
+    monkeypatch.setenv("REGBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "cache"))
+    return raw
 
 
 @needs_cora
@@ -65,9 +69,7 @@ def test_gae_reaches_auc_on_cora():
     assert sum(aucs) / 3 >= 0.89
 
 
-@needs_cora
-@needs_regularizer("kl_gauss")
-def test_same_seed_gives_the_same_split_for_every_regularizer():
+def test_same_seed_gives_the_same_split_for_every_regularizer(synthetic_cora):
     a = run("cora_link", "none", seed=3, epochs=2)
     b = run("cora_link", "kl_gauss", seed=3, epochs=2)
     c = run("cora_link", "none", seed=4, epochs=2)
@@ -80,28 +82,26 @@ def test_same_seed_gives_the_same_split_for_every_regularizer():
 @needs_cora
 def test_mhe_on_gcn_weights_trains_and_the_record_has_the_raw_files_checksums():
     record = execute(prepare("cora_node", "mhe", {"epochs": 5}))
-    assert record["info"]["target"] == "weights" and 0 <= record["metrics"]["test_acc"] <= 1
+    assert record["info"]["target"] == "weights" and record["metrics"]["test_acc"] > 0.2  # chance: 1/7
     raw = RAW / "Cora" / "raw" / "ind.cora.graph"
     assert record["data"]["planetoid/Cora/raw/ind.cora.graph"] == \
         f"md5:{hashlib.md5(raw.read_bytes()).hexdigest()}"
 
 
 @needs_cora
-@pytest.mark.parametrize("reg", [pytest.param(name, marks=needs_regularizer(name))
-                                 for name in ("kl_gauss", "vmf")])
+@pytest.mark.parametrize("reg", ["kl_gauss", "vmf"])
 def test_posterior_heads_train_on_cora_links(reg):
     metrics = run("cora_link", reg, epochs=5)
-    assert metrics["target"] == "posterior" and 0 <= metrics["test_auc"] <= 1
+    assert metrics["target"] == "posterior" and metrics["test_auc"] > 0.6  # chance: 0.5
 
 
 @needs_cora
-@needs_regularizer("vmf")
 def test_svgae_with_the_full_adjacency_loss_and_g_cor_trains_on_cora_links():
     metrics = run("cora_link", "vmf", epochs=3, recon="full")
-    assert 0 <= metrics["test_auc"] <= 1
+    assert metrics["test_auc"] > 0.65  # chance: 0.5
     ctx = RunContext(seed=0, quiet=True)
     corrected = create_task("cora_link", epochs=3).run(create_regularizer("vmf", g_cor=True), ctx)
-    assert 0 <= corrected["test_auc"] <= 1
+    assert corrected["test_auc"] > 0.65
 
 
 def test_full_adjacency_loss_matches_gae_by_loops():
@@ -207,19 +207,13 @@ def test_full_loss_saves_no_tensor_larger_than_one_block():
     assert 0 < largest <= chunk * n
 
 
-@needs_cora
-def test_missing_raw_file_is_named(tmp_path, monkeypatch):
-    raw = tmp_path / "data" / "planetoid" / "Cora" / "raw"
-    shutil.copytree(RAW / "Cora" / "raw", raw)
-    (raw / "ind.cora.tx").unlink()
-    monkeypatch.setenv("REGBENCH_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "cache"))
+def test_missing_raw_file_is_named(synthetic_cora):
+    (synthetic_cora / "ind.cora.tx").unlink()
     with pytest.raises(RegbenchError, match=r"ind\.cora\.tx is missing; put it at .*Cora/raw"):
         run("cora_node", "none", epochs=1)
 
 
-@needs_cora
-def test_encoder_dropout_acts_in_training_only():
+def test_encoder_dropout_acts_in_training_only(synthetic_cora):
     task = create_task("cora_link", dropout=0.5)
     model = task.setup(create_regularizer("none"), "codes", RunContext(seed=0, quiet=True)).model
     model.train()
@@ -238,9 +232,9 @@ def test_pubmed_loads_offline_with_its_public_split_and_its_tasks_run():
     data = load_planetoid("PubMed", normalize=True)
     assert (data.num_nodes, data.edge_index.size(1), data.num_features) == (19717, 88648, 500)
     assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [60, 500, 1000]
-    assert 0 <= run("pubmed_node", "none", epochs=2)["test_acc"] <= 1
-    assert 0 <= run("pubmed_link", "eccentric", epochs=2)["test_auc"] <= 1
-    assert 0 <= run("pubmed_link", "vmf", epochs=1, recon="full")["test_auc"] <= 1
+    assert run("pubmed_node", "none", epochs=2)["test_acc"] > 0.45  # the largest class: 0.40
+    assert run("pubmed_link", "eccentric", epochs=2)["test_auc"] > 0.75  # chance: 0.5
+    assert run("pubmed_link", "vmf", epochs=1, recon="full")["test_auc"] > 0.6
 
 
 def test_bad_input_fails_before_training():

@@ -112,12 +112,12 @@ def section(summary: pd.DataFrame, title: str, tasks: list[str], metrics: list[s
     parts = ["", f"## {title}"] + (["", note] if note else [])
     for task in tasks:
         groups = dict(tuple(summary[summary.task == task].groupby("metric", sort=False)))
-        for metric in metrics or list(groups):
-            chosen = groups.get(metric)
+        for name in metrics or list(groups):
+            chosen = groups.get(name)
             if chosen is None:
                 continue
             arrow = ARROWS.get(chosen.direction.iloc[0], "")
-            name = metric if len(tasks) == 1 else f"{task} · {metric}"
+            name = name if len(tasks) == 1 else f"{task} · {name}"
             parts += ["", f"### {name}" + (f" ({arrow})" if arrow else ""), "",
                       metric_table(chosen, published)]
     return parts
