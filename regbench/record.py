@@ -213,7 +213,7 @@ def upgrade(record: dict) -> dict:
     numbers, info, rest = split_metrics(record["metrics"])
     out = {k: v for k, v in record.items() if k not in ("config_hash", "artifacts") or
            (k == "artifacts" and version > 1)}
-    return {**out, **fields, "metrics": {**numbers, **rest}, "info": {**info, **record.get("info", {})},
+    return {**out, **fields, "metrics": {**numbers, **rest}, "info": {**info, **(record.get("info") or {})},
             "record_version": RECORD_VERSION}
 
 

@@ -375,3 +375,37 @@ def test_migrate_moves_lambda_and_target_of_v2_records_to_the_regularizer(tmp_pa
         assert same(new["metrics"], {k: v for k, v in record["metrics"].items()
                                      if not isinstance(v, (list, dict))})
     assert migrated["eccentric"]["reg_params"]["lam"] == 0.01 and "lam" not in migrated["none"]["reg_params"]
+
+
+def as_v3(record: dict) -> dict:
+    """``record`` as layout 3 wrote it: strings among the metrics, and the task's switches
+    (channels_last, figures, …) that differ from their default in its identity and keys."""
+    from regbench.record import keys
+    switches = {k: v for k, v in record["task_params"].items()
+                if k in ("channels_last", "figures", "layer_geometry") and v != TASKS.get(record["task"]).params()[k].default}
+    identity = {k: record[k] for k in ("task", "task_version", "reg", "reg_version")}
+    identity["params"] = {"task": {**record["params"]["task"], **switches}, "reg": record["params"]["reg"]}
+    run_key, config_key = keys(identity, record["seed"])
+    none = {**identity, "reg": "none", "reg_version": 1, "params": {"task": identity["params"]["task"], "reg": {}}}
+    v3 = {**record, "record_version": 3, "params": identity["params"], "run_key": run_key,
+          "config_key": config_key, "none_key": keys(none, 0)[1],
+          "metrics": {**record["metrics"], **record["info"]}}
+    del v3["info"]
+    return v3
+
+
+def test_migrate_v3_takes_the_switches_out_of_identity_and_the_strings_out_of_metrics(tmp_path):
+    plain = make_record("digits_ae", "eccentric", 0, {"test_mse": 0.5, "target": "codes"})
+    switched = make_record("digits_ae", "eccentric", 1, {"test_mse": 0.4, "target": "codes"},
+                           channels_last=True, figures=False)
+    old = [as_v3(plain), as_v3(switched)]
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert old[0]["run_key"] == plain["run_key"] and old[1]["run_key"] != switched["run_key"]
+    assert main(["--results", str(tmp_path), "store", "migrate"]) == 0
+    migrated = {r["seed"]: r for r in ResultsStore(tmp_path).records()}
+    for seed, fresh in ((0, plain), (1, switched)):
+        new = migrated[seed]
+        for key in ("run_key", "config_key", "none_key", "params", "task_params"):
+            assert same(new[key], fresh[key]), (seed, key)
+        assert new["info"] == {"target": "codes"} and "target" not in new["metrics"]
+    assert migrated[1]["config_key"] == migrated[0]["config_key"]  # one leaderboard row
