@@ -154,10 +154,10 @@ def test_regularizer_bounds(reg, name, good, bad, rule):
     assert f"(needs {rule}; " in str(info.value)
 
 
-def test_regularizer_params_use_declared_bounds():
-    """Only a condition that bounds cannot express keeps a free-form check (coulomb's h: 0 or > 2)."""
-    for reg in ("mhe", "mhs", "mhp", "mhc", "r_mhp", "mgd", "orthogonal", "srip", "eccentric", "mmd_imq",
-                "coulomb", "kl_gauss", "vmf"):
-        cls = REGULARIZERS.get(reg)
-        for name, param in Configurable.params.__func__(cls).items():  # its own, not its targets'
-            assert param.check is None or (reg, name) == ("coulomb", "h"), (reg, name)
+def test_every_registered_hyperparameter_states_its_rule_by_bounds_or_choices():
+    """One way to state a rule: a Param has bounds or choices (or none), no free-form check."""
+    from regbench.registry import TASKS
+    for registry in (REGULARIZERS, TASKS):
+        for name in registry.names():
+            for param in registry.get(name).params().values():
+                assert not hasattr(param, "check") and set(param.bounds) <= {"≥", ">", "≤", "<"}
