@@ -216,6 +216,14 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def study_links(store: Path, name: str, out_dir: Path) -> dict[str, str]:
+    """The study's leaderboard, CSV and store that exist beside it (``<store>/../<name>.md``),
+    as paths relative to the report's directory."""
+    found = {"leaderboard": store.parent / f"{name}.md", "CSV": store.parent / f"{name}.csv",
+             "store": store}
+    return {what: os.path.relpath(path, out_dir) for what, path in found.items() if path.exists()}
+
+
 def cmd_report(args) -> int:
     from .report import analyse, load_study, to_html, to_markdown
     if args.study:
@@ -226,7 +234,9 @@ def cmd_report(args) -> int:
             grid = load_grid(path)
             own = results / grid.name if results else None  # results/<study>/, else DIR itself
             store = ResultsStore(own if own and (own / "records.jsonl").is_file() else results)
-            studies.append(load_study(store, grid))
+            study = load_study(store, grid)
+            study.links = study_links(store.directory, grid.name, Path(args.out or ".").parent)
+            studies.append(study)
     else:
         studies = [load_study(ResultsStore(args.results))]
     if not any(study.tasks for study in studies):

@@ -10,6 +10,7 @@ A grid file (``tasks/<study>.toml``)::
     seeds = 5                    # seeds 0..4, or a list of seeds
     metric = "test_mse"          # headline metric (Tune's "best so far"); declared by every task
     select = "val_mse"           # tuning mode only: validation metric (default: the task's val_*)
+    ranked = true                # false: a sanity study, shown in a report but never ranked
 
     [resources]                  # per trial; a fractional gpu lets trials share a device
     cpu = 1
@@ -49,7 +50,7 @@ from .runner import prepare, resolve
 
 RANGES = ("loguniform", "uniform")
 FILE_KEYS = {"grid", "resources", "params", "table"}
-GRID_KEYS = {"name", "description", "tasks", "regularizers", "seeds", "metric", "select"}
+GRID_KEYS = {"name", "description", "tasks", "regularizers", "seeds", "metric", "select", "ranked"}
 TABLE_KEYS = {"title", "baseline", "metrics", "tasks"}
 
 
@@ -100,6 +101,7 @@ class Grid:
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     tables: list[Table] = field(default_factory=list)
     description: str = ""
+    ranked: bool = True  # false: a sanity study, shown in a report but never ranked
     where: Locator = field(default_factory=Locator, repr=False)
 
     def override(self, tasks=None, regularizers=None, seeds=None, params=None, cpu=None,
@@ -344,6 +346,7 @@ def load_grid(path: str | Path) -> Grid:
         seeds=_seeds(head.get("seeds", 1), where),
         metric=_typed(head.get("metric"), str, where, "grid", "metric"),
         select=_typed(head.get("select"), str, where, "grid", "select"),
+        ranked=_typed(head.get("ranked", True), bool, where, "grid", "ranked"),
         params=normalize(_table(data, "params", where)),
         resources={k: _amount(resources.get(k, d), where, k) for k, d in (("cpu", 1), ("gpu", 0))},
         where=where)

@@ -204,3 +204,28 @@ def test_the_leaderboard_imports_no_torch(store):
     out = subprocess.run([sys.executable, "-c", code, str(store.directory)], capture_output=True,
                          text=True, check=True).stdout
     assert "| eccentric | defaults |" in out and out.strip().endswith("[]")
+
+
+def test_effect_sizes_beside_the_p_values(store):
+    """Paired Cohen's d_z and Cliff's δ, by direct loops over the seeds, and their size names."""
+    from regbench.leaderboard.stats import magnitude
+    base = [0.50, 0.52, 0.47, 0.55, 0.51, 0.49]
+    ecc = [0.40, 0.45, 0.41, 0.44, 0.52, 0.43]
+    shifted = [b + 0.01 for b in base]  # a constant shift: no spread of the differences
+    for s in range(6):
+        add(store, "none", s, {"test_mse": base[s]})
+        add(store, "eccentric", s, {"test_mse": ecc[s]})
+        add(store, "mmd_imq", s, {"test_mse": shifted[s]})
+    table = summary(store)[0]
+    diff = [e - b for e, b in zip(ecc, base)]
+    mean = sum(diff) / 6
+    sd = math.sqrt(sum((x - mean) ** 2 for x in diff) / 5)
+    cliff = sum((e > b) - (e < b) for e in ecc for b in base) / 36
+    found = row(table, "eccentric", "test_mse")
+    assert found.d_z == pytest.approx(mean / sd) and found.cliffs_delta == pytest.approx(cliff)
+    assert row(table, "mmd_imq", "test_mse").d_z == math.inf
+    assert math.isnan(row(table, "none", "test_mse").d_z)
+    assert [magnitude(v, "d_z") for v in (0.1, -0.3, 0.6, -2.0, math.inf)] == \
+        ["negligible", "small", "medium", "large", "large"]
+    assert [magnitude(v, "cliffs_delta") for v in (0.1, 0.2, -0.4, 0.9)] == \
+        ["negligible", "small", "medium", "large"]

@@ -57,6 +57,8 @@ def test_record_has_resolved_hyperparameters_versions_and_device():
     assert set(record["versions"]) == {"python", "torch", "regbench", "git_commit"}
     assert record["device"].startswith("cpu") and record["wall_time_s"] > 0
     assert {"test_mse", "cov_trace_per_d", "eccentricity", "knn_error"} <= set(record["metrics"])
+    curve = record["metrics"]["curve"]  # what the loop reported per epoch
+    assert curve["step"] == [0] and len(curve["train_loss"]) == len(curve["val_mse"]) == 1
 
 
 def test_regularizer_shrinks_latent_trace_towards_d():

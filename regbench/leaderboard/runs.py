@@ -20,7 +20,8 @@ from ..store import ResultsStore
 
 @dataclass
 class Counted:
-    """The counted runs of a store (``runs``: line, cfg, none_cfg, seed, has_arrays), their
+    """The counted runs of a store (``runs``: line, cfg, none_cfg, seed, has_arrays, train_time:
+    the training loop's seconds, NaN where the record has none), their
     configurations (``configs``, indexed by cfg: config_key, task, reg, label, params), their
     declared metrics (``values``: line, metric id, value; ``metric_names``: id → name) and each
     task's metrics with their directions and cross-run metrics, as its latest record declares."""
@@ -37,7 +38,7 @@ def counted_runs(store: ResultsStore, tasks=None, run_keys=None) -> Counted:
     """The counted runs of these tasks (all by default) and run keys (all by default)."""
     index = store.index
     rows = index.counted()
-    line, run_key, config_key, none_key, task, seed, arrays = zip(*rows) if rows else [()] * 7
+    line, run_key, config_key, none_key, task, seed, arrays, seconds = zip(*rows) if rows else [()] * 8
     keep = np.ones(len(rows), dtype=bool)
     if tasks:
         keep &= np.isin(np.array(task, dtype=object), list(tasks))
@@ -48,7 +49,8 @@ def counted_runs(store: ResultsStore, tasks=None, run_keys=None) -> Counted:
     runs = pd.DataFrame({"line": np.array(line, dtype=np.int64)[keep], "cfg": codes,
                          "none_cfg": [where.get(k, -1) for k in np.array(none_key, dtype=object)[keep]],
                          "seed": np.array(seed, dtype=np.int64)[keep],
-                         "has_arrays": np.array(arrays, dtype=bool)[keep]})
+                         "has_arrays": np.array(arrays, dtype=bool)[keep],
+                         "train_time": np.array(seconds, dtype=float)[keep]})
     configs = configurations(store, runs.line.to_numpy()[np.unique(codes, return_index=True)[1]])
     present = set(configs.task)
     meta = [row for row in index.task_layouts(runs.line) if row[0] in present]

@@ -11,7 +11,12 @@ and the mean's) are float32 round-off and count as 0; ``identical``: every pair'
 (``scipy.stats.ttest_rel``) with ``n_pairs`` ≥ 3, ``p_wilcoxon`` the Wilcoxon signed-rank test
 (``scipy.stats.wilcoxon``, exact) with ``n_pairs`` ≥ 6, where its smallest p falls below 0.05;
 ``p_holm`` and ``p_wilcoxon_holm`` are Holm-corrected across the rows of one table (task and
-metric). A task's cross-run metrics (``Task.cross_run_metrics``) add one row per configuration.
+metric). Effect sizes beside them, with ``n_pairs`` ≥ 3: ``d_z``, the paired Cohen's d (mean
+paired difference over the standard deviation of the differences; ±∞ for a constant non-zero
+shift), and ``cliffs_delta``, Cliff's δ = P(X > Y) − P(X < Y) of the configuration's values X
+against none's Y (Norman Cliff, "Dominance statistics", Psychological Bulletin 114(3), 1993);
+:func:`magnitude` names their size. A task's cross-run metrics (``Task.cross_run_metrics``) add
+one row per configuration.
 """
 from __future__ import annotations
 
@@ -28,7 +33,18 @@ MIN_PAIRS, MIN_WILCOXON = 3, 6
 ROUND_OFF = 1e-6
 COLUMNS = ["task", "reg", "config", "metric", "direction", "mean", "std", "n", "ci_low", "ci_high",
            "diff_vs_none", "n_pairs", "identical", "p_vs_none", "p_holm", "p_wilcoxon", "p_wilcoxon_holm",
-           "config_key"]
+           "d_z", "cliffs_delta", "config_key"]
+# |effect| below each bound: negligible, small, medium; above the last: large (Cohen 1988 for d;
+# Romano et al. 2006 for Cliff's δ)
+BOUNDS = {"d_z": (0.2, 0.5, 0.8), "cliffs_delta": (0.147, 0.33, 0.474)}
+SIZES = ("negligible", "small", "medium", "large")
+
+
+def magnitude(value: float, kind: str) -> str:
+    """The size of an effect (``kind``: d_z or cliffs_delta): negligible, small, medium, large."""
+    if np.isnan(value):
+        return ""
+    return SIZES[int(np.searchsorted(BOUNDS[kind], abs(value), side="right"))]
 
 
 def summarize(counted: Counted) -> pd.DataFrame:
@@ -89,7 +105,7 @@ def paired_tests(paired: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out["identical"] = ~out.pop("nonzero")
     scale = out.pop("scale")
     out["diff_vs_none"] = out.diff_vs_none.where(out.diff_vs_none.abs() > ROUND_OFF * scale, 0.0)
-    out["p_vs_none"] = out["p_wilcoxon"] = np.nan
+    out["p_vs_none"] = out["p_wilcoxon"] = out["d_z"] = out["cliffs_delta"] = np.nan
     paired = paired.assign(_n=groups["diff"].transform("count"))
     for n, part in paired[paired._n >= MIN_PAIRS].groupby("_n"):
         part = part.sort_values(keys, kind="stable")
@@ -101,6 +117,12 @@ def paired_tests(paired: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             warnings.simplefilter("ignore")
             p = stats.ttest_rel(none + diff, none, axis=1).pvalue
             out.loc[index, "p_vs_none"] = np.where(zero, 1.0, np.nan_to_num(p, nan=0.0))
+            spread, shift = diff.std(axis=1, ddof=1), diff.mean(axis=1)
+            constant = spread <= ROUND_OFF * np.abs(shift)  # one shift for every seed, up to round-off
+            out.loc[index, "d_z"] = np.where(zero, 0.0, np.where(
+                constant, np.sign(shift) * np.inf, shift / np.where(constant, 1.0, spread)))
+            ours = none + diff
+            out.loc[index, "cliffs_delta"] = np.sign(ours[:, :, None] - none[:, None, :]).mean(axis=(1, 2))
             if n >= MIN_WILCOXON:
                 out.loc[index, "p_wilcoxon"] = np.where(zero, 1.0, stats.wilcoxon(diff, axis=1).pvalue)
     return out

@@ -1,11 +1,11 @@
 """``regbench report``: which regularizer wins, and how sure we are, over one or more studies.
 
-Per task: every configuration's mean, 95% CI, n, difference from ``none`` with its corrected p and
-the published number at the run's scale (:mod:`regbench.leaderboard`), a plot of the intervals
-and the geometry of the runs; across tasks: average ranks, the Friedman test, a Holm-corrected
-post-hoc test, the critical-difference diagram and wins/ties/losses against ``none``
-(:mod:`.ranks`). One self-contained HTML page (:mod:`.html`) or a markdown summary
-(:mod:`.markdown`).
+The verdict first, written from the statistics; per family of regularizers (codes and posteriors;
+layer weights) the ranks over the ranked tasks, the Friedman, Skillings–Mack and post-hoc tests and
+the critical-difference diagram (:mod:`.ranks`); per task every configuration's mean, interval,
+difference from ``none`` with its corrected p and effect sizes, its training-time cost and the
+published number at the run's scale (:mod:`.studies`, :mod:`regbench.leaderboard`). One
+self-contained HTML page (:mod:`.html`) or a markdown summary (:mod:`.markdown`).
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""The report as a markdown summary: the same tables and tests as the page, without its plots."""
+"""The report as a markdown summary: the same verdict, rankings and tables as the page, without
+its plots and selector."""
 from __future__ import annotations
 
 from ..leaderboard.render import ARROWS
-from .analysis import (AGAINST_NONE, RANKING, SELECTION, TABLES, Report, friedman_text,
-                       ranking_table, task_table)
+from .analysis import (LIMITS, RANKING, SELECTION, TABLES, Report, friedman_text, limits, ranking_table,
+                       strongest, task_table, verdict)
+from .studies import FAMILIES
 
 
 def table(header: list[str], rows: list[list[tuple[str, object]]]) -> list[str]:
@@ -12,23 +14,32 @@ def table(header: list[str], rows: list[list[tuple[str, object]]]) -> list[str]:
 
 
 def to_markdown(report: Report) -> str:
-    ranking = report.ranking
     parts = ["# Which regularizer wins, and how sure are we?", "",
              "Studies: " + ", ".join(f"`{study.name}`" for study in report.studies) + ".", "",
-             "## Across tasks", "", RANKING, "", AGAINST_NONE, "", *table(*ranking_table(report))]
-    if ranking:
-        parts += ["", friedman_text(ranking), "", "Post-hoc test, Holm-corrected p of each pair:", "",
-                  *table([""] + ranking.regs, [[(reg, reg)] + [(f"{p:.2g}", p) for p in
-                                                                ranking.posthoc.loc[reg]]
-                                                for reg in ranking.regs])]
-    if report.left_out:
-        parts += ["", "Left out of the Friedman test:", "", *(f"- {line}" for line in report.left_out)]
+             "## Verdict", "", *(line for paragraph in verdict(report) for line in (paragraph, "")),
+             LIMITS, "", *(f"- {line}" for line in limits(report)), "",
+             "## Rankings", "", RANKING]
+    for name, family in report.families.items():
+        header, rows, _ = ranking_table(family)
+        parts += ["", f"### {FAMILIES[name].capitalize()}", "", *table(header, rows)]
+        ranking = family.ranking
+        if ranking:
+            parts += ["", friedman_text(ranking), "", "Post-hoc test, Holm-corrected p of each pair:", "",
+                      *table([""] + ranking.regs, [[(reg, reg)] + [(f"{p:.2g}", p) for p in
+                                                                    ranking.posthoc.loc[reg]]
+                                                    for reg in ranking.regs])]
+        if family.left_out:
+            parts += ["", "Left out of the Friedman test:", "", *(f"- {line}" for line in family.left_out)]
     parts += ["", "## Per task", "", SELECTION, "", TABLES]
     for result in report.results:
         arrow = ARROWS.get(result.direction, "")
-        parts += ["", f"### {result.name} · {result.metric}" + (f" ({arrow})" if arrow else ""), "",
-                  *table(*task_table(result))]
+        kind = "" if result.ranked else " (not ranked: a sanity task)"
+        parts += ["", f"### {result.name} · {result.metric}" + (f" ({arrow})" if arrow else "") + kind, "",
+                  f"Settings: {result.settings or 'task defaults'}. Strongest finding: {strongest(result)}.",
+                  "", *table(*task_table(result)[:2])]
         parts += [""] + [f"- {note}" for note in result.notes] if result.notes else []
+    if report.references:
+        parts += ["", "## References", "", *(f"- **{k}**: {v}" for k, v in report.references.items())]
     parts += ["", "---"]
     for study in report.studies:
         parts += ["", f"Provenance of `{study.name}`:", "", study.provenance]

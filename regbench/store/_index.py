@@ -16,14 +16,14 @@ import numpy as np
 
 from ._lines import Damaged, parse
 
-SCHEMA = "3"
+SCHEMA = "4"
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(line INTEGER PRIMARY KEY, offset INTEGER, length INTEGER, id TEXT,
   run_key TEXT, config_key TEXT, task TEXT, task_version INTEGER, reg TEXT, reg_version INTEGER,
   seed INTEGER, status TEXT, error TEXT, params TEXT, started_at TEXT, git_commit TEXT, torch TEXT,
   device TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT, cross_run TEXT,
-  declared BLOB);
+  declared BLOB, train_time REAL);
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs(run_key, status);
 CREATE TABLE IF NOT EXISTS metric_names(id INTEGER PRIMARY KEY, name TEXT UNIQUE);
 CREATE TABLE IF NOT EXISTS metrics(metric INTEGER, line INTEGER, value REAL,
@@ -43,7 +43,8 @@ def run_row(line: int, offset: int, length: int, r: dict) -> tuple:
             r.get("started_at"), versions.get("git_commit"), versions.get("torch"),
             r.get("device"), r.get("host"), json.dumps(r.get("data") or {}, sort_keys=True),
             json.dumps(r.get("artifacts") or {}, sort_keys=True), r.get("none_key"),
-            json.dumps(r.get("directions") or []), json.dumps(r.get("cross_run") or []), declared(r))
+            json.dumps(r.get("directions") or []), json.dumps(r.get("cross_run") or []), declared(r),
+            _number(r.get("train_time_s", r["metrics"].get("train_time_s"))))
 
 
 def declared(record: dict) -> bytes:
@@ -169,7 +170,7 @@ class Index:
         return self.names[name]
 
     def _insert(self, runs, values, damage) -> None:
-        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 25)})", runs)
+        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 26)})", runs)
         self.db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", values)
         self.db.executemany("INSERT INTO damage VALUES (?, ?)", damage)
 
@@ -179,10 +180,10 @@ class Index:
     # ---- what the leaderboard and the report read, as values --------------------------------
 
     def counted(self) -> list[tuple]:
-        """(line, run_key, config_key, none_key, task, seed, has arrays) of each run's latest ok
-        record, in line order."""
+        """(line, run_key, config_key, none_key, task, seed, has arrays, training seconds) of each
+        run's latest ok record, in line order."""
         return self.query("SELECT line, run_key, config_key, none_key, task, seed, "
-                          "instr(artifacts, '\"artifacts/') > 0 FROM runs WHERE line IN "
+                          "instr(artifacts, '\"artifacts/') > 0, train_time FROM runs WHERE line IN "
                           "(SELECT max(line) FROM runs WHERE status = 'ok' GROUP BY run_key) "
                           "ORDER BY line")
 
@@ -217,6 +218,20 @@ class Index:
         rows = self._lines(lines, "SELECT line, name, value FROM metrics JOIN metric_names ON metric = "
                                   "metric_names.id JOIN chosen USING (line) WHERE value IS NOT NULL")
         return rows if names is None else [row for row in rows if row[1] in set(names)]
+
+    def failures(self, config_keys) -> list[tuple]:
+        """(config_key, status, seeds) of the runs of these configurations whose latest record is
+        not ok (a diverged or failed seed with no ok record after it)."""
+        rows = self.query("SELECT config_key, run_key, status, seed FROM runs ORDER BY line")
+        wanted, latest = set(config_keys), {}
+        for config_key, run_key, status, seed in rows:
+            if config_key in wanted and latest.get(run_key, ("", "", 0))[1] != "ok":
+                latest[run_key] = (config_key, status, seed)
+        found: dict[tuple, list] = {}
+        for config_key, status, seed in latest.values():
+            if status != "ok":
+                found.setdefault((config_key, status), []).append(seed)
+        return [(key, status, sorted(seeds)) for (key, status), seeds in found.items()]
 
     def machines(self, lines) -> list[tuple]:
         """(git commit, torch, device, host, count) of the records on ``lines``."""

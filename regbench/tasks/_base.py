@@ -131,6 +131,7 @@ class Task(Configurable):
     # name → function(records of one configuration, all seeds) → float, computed by the leaderboard
     cross_run_metrics: dict[str, Callable[[list[dict]], float]] = {}
     term_defaults: dict[str, Any] = {}  # e.g. {"lam": 1e-3}: the regularizer's λ here unless set
+    ranked = True  # False: a sanity task (a regularizer alone, a known answer), never ranked
 
     @classmethod
     def directions(cls) -> dict[str, str]:

@@ -38,6 +38,7 @@ class Sphere(Task):
     metrics = ("norm_mean_over_sqrt_d", "norm_std", "loss_per_d", "min_angle_deg", "mean_angle_deg",
                "energy_s1")
     term_defaults = {"lam": 1.0}
+    ranked = False  # under none the points never move: a sanity check of each regularizer alone
 
     n = Param(500, "number of points", ge=2)
     d = Param(16, "dimension", ge=2)
