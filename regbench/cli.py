@@ -190,6 +190,34 @@ def _names(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def cmd_suite(args) -> int:
+    from .store import default_results_dir
+    from .suite import load_suite
+    from .suite_run import run_suite
+    suite = load_suite(args.suite_file, smoke=args.smoke)
+    for key in ("cpu", "gpu"):
+        if getattr(args, key) is not None:
+            suite.resources[key] = getattr(args, key)
+    tasks = _names(args.task)
+    if tasks:
+        known = {t for f in suite.families for t in f.tasks + f.sanity}
+        if set(tasks) - known:
+            raise RegbenchError(f"--task: {', '.join(sorted(set(tasks) - known))} not in suite "
+                                f"{suite.name} (it has {', '.join(sorted(known))})")
+    name = f"suite_{suite.name}" + ("_smoke" if args.smoke else "")
+    store = ResultsStore(args.results or default_results_dir() / name)
+    if args.resume and not store.outcomes():
+        raise RegbenchError(f"nothing to resume: no run of suite {suite.name} is recorded in {store.path}")
+    try:
+        return run_suite(suite, store, address=args.address, plugins=args.plugin,
+                         dry_run=args.dry_run, tasks=tasks)
+    except KeyboardInterrupt:
+        again = ["regbench", *args.argv] + ([] if args.resume else ["--resume"])
+        print(f"\nInterrupted: the finished trials are recorded in {store.path}, none half-way. "
+              f"To go on: {shlex.join(again)}")
+        return 130
+
+
 def cmd_leaderboard(args) -> int:
     from .leaderboard import study_report, to_csv, to_markdown
     store = ResultsStore(args.results)
@@ -328,6 +356,23 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--samples", type=int, default=8, help="trials per regularizer (tuning mode)")
     grid.add_argument("--quiet", action="store_true", help="no Tune progress output")
     grid.set_defaults(func=cmd_grid)
+
+    suite = sub.add_parser("suite", parents=[common],
+                           help="a benchmark suite end to end: selection, choice, evaluation, "
+                                "leaderboards, report")
+    suite.add_argument("suite_file", metavar="SUITE.toml", help="suite file (suites/*.toml)")
+    suite.add_argument("--dry-run", action="store_true",
+                       help="print the plan, its estimated cost and the data it needs; run nothing")
+    suite.add_argument("--resume", action="store_true",
+                       help="continue an interrupted suite (an error if none of it is recorded)")
+    suite.add_argument("--smoke", action="store_true",
+                       help="every task at the file's smallest scale (its smoke settings), one "
+                            "selection and one evaluation seed, in a store of its own")
+    suite.add_argument("--task", help="only these tasks, comma-separated")
+    suite.add_argument("--cpu", type=float, help="CPUs per trial (default: the file's, else 1)")
+    suite.add_argument("--gpu", type=float, help="GPUs per trial (default: the file's, else 0)")
+    suite.add_argument("--address", help="join this Ray cluster (HOST:PORT of `ray start --head`)")
+    suite.set_defaults(func=cmd_suite)
 
     board = sub.add_parser("leaderboard", parents=[common], help="tables from the results store")
     board.add_argument("--out", help="output file (default: stdout)")

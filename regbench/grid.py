@@ -130,6 +130,14 @@ class Grid:
     def sections(self) -> dict[str, dict]:
         return {k: v for k, v in self.params.items() if isinstance(v, dict) and not is_range(v)}
 
+    def metric_for(self, task: str) -> str | None:
+        """The metric ``task`` is ranked on in this study (one for every task of a grid)."""
+        return self.metric
+
+    def select_for(self, task: str) -> str | None:
+        """The validation metric ``task``'s configurations are chosen on."""
+        return self.select
+
     def mode(self, metric: str | None) -> str | None:
         """``min``/``max`` when every task of the grid declares that direction for ``metric``."""
         directions = {TASKS.get(t).directions().get(metric) for t in self.tasks}

@@ -65,8 +65,8 @@ class RecordWriter(tune.Callback):
     Ray's reason, and said in one line. A record that cannot be written is said in one line and
     left out; the grid goes on and its summary counts the trial as not run."""
 
-    def __init__(self, store: ResultsStore, device: str):
-        self.store, self.device = store, device
+    def __init__(self, store: ResultsStore, device: str, progress=None):
+        self.store, self.device, self.progress = store, device, progress
         self.written: dict[str, dict] = {}
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -88,6 +88,8 @@ class RecordWriter(tune.Callback):
             self.store.append(record)
         except NotRecorded as exc:
             print(f"regbench: error: {exc}", file=sys.stderr)
+        if self.progress is not None:
+            self.progress(record)
 
 
 def reason(trial) -> str:
@@ -110,14 +112,15 @@ def settings_of(config: RunConfig) -> dict:
 
 def run_tune(param_space: dict, *, store: ResultsStore, name: str, resources: dict,
              metric: str | None = None, mode: str | None = None, plugins=(), quiet: bool = False,
-             num_samples: int = 1, scheduler=None, parameter_columns=None) -> list[dict]:
-    """Run a Tune experiment of ``trainable``; returns the records it wrote."""
+             num_samples: int = 1, scheduler=None, parameter_columns=None, progress=None) -> list[dict]:
+    """Run a Tune experiment of ``trainable``; returns the records it wrote (each also to
+    ``progress(record)``, if given)."""
     available = ray.cluster_resources()
     for kind, need in (("CPU", resources["cpu"]), ("GPU", resources["gpu"])):
         if need > available.get(kind, 0):
             raise RegbenchError(f"each trial asks for {need:g} {kind} but the Ray cluster has "
                                 f"{available.get(kind, 0):g}: lower --{kind.lower()}")
-    writer = RecordWriter(store, "cuda" if resources["gpu"] else "cpu")
+    writer = RecordWriter(store, "cuda" if resources["gpu"] else "cpu", progress)
     if quiet:  # regbench's own lines only: Tune's tracebacks of a dead worker too
         for logger in ("ray.tune", "ray.air", "ray.train"):
             logging.getLogger(logger).setLevel(logging.CRITICAL)

@@ -30,10 +30,11 @@ _AE = {"epochs": 1, "train_size": 20, "batch_size": 10, "eval_size": 20, "d": 4,
        "align_samples": 4, "figures": False, "layer_geometry": False}
 TINY: dict[str, dict] = {
     "digits_ae": _AE,
-    "mnist_ae": {**_AE, "knn_repeats": 1},
+    "mnist_ae": {**_AE, "knn_repeats": 1, "val_size": 10},
     "celeba_ae": {**_AE, "train_size": 2, "batch_size": 2, "gen_samples": 4},
-    "cifar100_cnn9": {"iterations": 2, "batch_size": 8, "check_every": 2, "test_size": 8},
-    "cifar100_resnet18": {"iterations": 2, "batch_size": 8, "check_every": 2, "test_size": 8},
+    "cifar100_cnn9": {"iterations": 2, "batch_size": 8, "check_every": 2, "test_size": 8, "val_size": 8},
+    "cifar100_resnet18": {"iterations": 2, "batch_size": 8, "check_every": 2, "test_size": 8,
+                          "val_size": 8},
     **{f"{graph}_node": {"epochs": 2} for graph in ("cora", "citeseer", "pubmed")},
     **{f"{graph}_link": {"epochs": 2, "d": 4, "reg_nodes": 64} for graph in ("cora", "citeseer", "pubmed")},
     "sphere": {"n": 12, "d": 4, "steps": 3},
@@ -41,7 +42,9 @@ TINY: dict[str, dict] = {
                   "d": 3, "knn_repeats": 1},
     "vmf_circles": {"epochs": 1, "points": 40, "eval_size": 10, "iw_samples": 3, "figures": False},
     "coulomb_grid": {"iterations": 2, "width": 0.0625, "test_per_component": 2, "gen_samples": 40,
-                     "cv_samples": 20},
+                     "cv_samples": 20, "val_per_component": 2},
+    "digits_mlp": {"epochs": 1, "hidden": 8},
+    "mnist_cnn": {"epochs": 1, "width": 0.0625, "train_size": 20, "val_size": 10, "test_size": 10},
 }
 
 REGULARIZER_FOR = {"codes": "eccentric", "weights": "orthogonal", "posterior": "kl_gauss"}

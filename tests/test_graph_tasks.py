@@ -242,9 +242,24 @@ def test_bad_input_fails_before_training():
         prepare("cora_graph", "none")
     with pytest.raises(RegbenchError, match="d ≥ 2"):
         prepare("cora_link", "none", {"d": 1})
-    with pytest.raises(RegbenchError, match="exposes only weights"):
-        prepare("cora_node", "eccentric")
+    with pytest.raises(RegbenchError, match="exposes only weights, codes"):
+        prepare("cora_node", "vmf")
     with pytest.raises(RegbenchError, match="dropout"):
         prepare("cora_link", "vmf", {"dropout": 1.0})
     with pytest.raises(RegbenchError, match="logit_scale"):
         prepare("cora_link", "vmf", {"logit_scale": 0})
+
+
+def test_a_code_regularizer_acts_on_hidden_nodes_of_the_node_classifier(synthetic_cora):
+    task = create_task("cora_node", reg_nodes=50, epochs=1)
+    training = task.setup(create_regularizer("decov"), "codes", RunContext(seed=0, quiet=True))
+    loss, outputs = task.loss(training.model, task.data)
+    assert outputs["codes"].shape == (50, task.hidden) and (outputs["codes"] >= 0).all()  # after ReLU
+    plain = create_task("cora_node", epochs=1)
+    weights = plain.setup(create_regularizer("orthogonal"), "weights", RunContext(seed=0, quiet=True))
+    assert plain.loss(weights.model, plain.data)[1] == {}  # a weight regularizer finds the layers
+    strong = execute(prepare("cora_node", "uniformity", {"lam": 10.0, "epochs": 20}, 0))["metrics"]
+    none = execute(prepare("cora_node", "none", {"epochs": 20}, 0))["metrics"]
+    assert strong["latent.mean_angle_deg"] > none["latent.mean_angle_deg"] + 5  # spread apart
+    with pytest.raises(RegbenchError, match="exposes only weights, codes"):
+        prepare("cora_node", "kl_gauss", {}, 0, check_data=False)

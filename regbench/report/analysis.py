@@ -171,7 +171,8 @@ def limits(report: Report) -> list[str]:
                            f"({regs}).")
     seeds = [int(n) for r in report.results for n in r.chosen.n]
     if seeds and min(seeds) < 5:
-        out.append(f"Some representatives have only {min(seeds)} seeds: their intervals are wide "
+        out.append(f"Some representatives have only {min(seeds)} seed{'s' if min(seeds) > 1 else ''}: "
+                   f"their intervals are wide "
                    f"and their paired tests weak.")
     return out
 

@@ -116,11 +116,11 @@ def load_study(store: ResultsStore, grid=None) -> Study:
         declared = counted.directions.get(task)
         if not declared:
             continue
-        main = (grid.metric if grid else None) or next(
+        main = (grid.metric_for(task) if grid else None) or next(
             (m for m, d in declared.items() if d and not m.startswith("val_")), None)
         if main is None or main not in declared:
             continue
-        select = (grid.select if grid else None) or next(
+        select = (grid.select_for(task) if grid else None) or next(
             (m for m in declared if m.startswith("val_")), None)
         here = table[table.task == task]
         result = TaskResult(name, task, main, declared[main],

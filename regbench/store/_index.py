@@ -16,14 +16,14 @@ import numpy as np
 
 from ._lines import Damaged, parse
 
-SCHEMA = "4"
+SCHEMA = "5"
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(line INTEGER PRIMARY KEY, offset INTEGER, length INTEGER, id TEXT,
   run_key TEXT, config_key TEXT, task TEXT, task_version INTEGER, reg TEXT, reg_version INTEGER,
   seed INTEGER, status TEXT, error TEXT, params TEXT, started_at TEXT, git_commit TEXT, torch TEXT,
   device TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT, cross_run TEXT,
-  declared BLOB, train_time REAL);
+  declared BLOB, train_time REAL, wall_time REAL);
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs(run_key, status);
 CREATE TABLE IF NOT EXISTS metric_names(id INTEGER PRIMARY KEY, name TEXT UNIQUE);
 CREATE TABLE IF NOT EXISTS metrics(metric INTEGER, line INTEGER, value REAL,
@@ -44,7 +44,7 @@ def run_row(line: int, offset: int, length: int, r: dict) -> tuple:
             r.get("device"), r.get("host"), json.dumps(r.get("data") or {}, sort_keys=True),
             json.dumps(r.get("artifacts") or {}, sort_keys=True), r.get("none_key"),
             json.dumps(r.get("directions") or []), json.dumps(r.get("cross_run") or []), declared(r),
-            _number(r.get("train_time_s", r["metrics"].get("train_time_s"))))
+            _number(r.get("train_time_s", r["metrics"].get("train_time_s"))), _number(r.get("wall_time_s")))
 
 
 def declared(record: dict) -> bytes:
@@ -170,7 +170,7 @@ class Index:
         return self.names[name]
 
     def _insert(self, runs, values, damage) -> None:
-        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 26)})", runs)
+        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 27)})", runs)
         self.db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", values)
         self.db.executemany("INSERT INTO damage VALUES (?, ?)", damage)
 
@@ -232,6 +232,10 @@ class Index:
             if status != "ok":
                 found.setdefault((config_key, status), []).append(seed)
         return [(key, status, sorted(seeds)) for (key, status), seeds in found.items()]
+
+    def run_times(self) -> list[tuple]:
+        """(task, reg, wall seconds) of every ok record that has them."""
+        return self.query("SELECT task, reg, wall_time FROM runs WHERE status = 'ok' AND wall_time IS NOT NULL")
 
     def machines(self, lines) -> list[tuple]:
         """(git commit, torch, device, host, count) of the records on ``lines``."""

@@ -13,7 +13,7 @@ stored training items (:meth:`training_input`, e.g. dynamic binarisation) and of
 - loss = −log p(x | z), mean over the batch, + λ · the term, its weight rising linearly from 0 over
   the first ``warmup`` epochs (KL warm-up); Adam; the model of the epoch with the best validation
   value is kept (``val_elbo``, the single-sample ELBO per item; for codes ``val_re``, log p(x | z)
-  at the code) and training stops after ``patience`` epochs without a better one;
+  at the code, also recorded for a posterior) and training stops after ``patience`` epochs without a better one;
 - test metrics per item, in nats: ``test_ll``, log p(x) by importance sampling with ``iw_samples``
   codes from q(z | x) (:mod:`regbench.metrics.likelihood`), ``test_re`` = E_q[log p(x | z)] over
   the same codes, ``test_kl`` (closed form) and ``test_elbo`` = RE − KL; for codes ``test_re`` at
@@ -123,7 +123,8 @@ class VAETask(Task):
 
     @torch.no_grad()
     def validate(self, model):
-        """The single-sample ELBO per validation item (for codes: log p(x | z) at the code)."""
+        """The single-sample ELBO per validation item and its reconstruction term (for codes:
+        log p(x | z) at the code)."""
         model.eval()
         re, kl = 0.0, 0.0
         for x in self.batched(self.data.x_val):
@@ -132,7 +133,7 @@ class VAETask(Task):
             if self.target == POSTERIOR:
                 kl += float(model.regularizer.kl(h)) * len(x)
         n = len(self.data.x_val)
-        return {"val_elbo": (re - kl) / n} if self.target == POSTERIOR else {"val_re": re / n}
+        return {"val_elbo": (re - kl) / n, "val_re": re / n} if self.target == POSTERIOR else {"val_re": re / n}
 
     @torch.no_grad()
     def codes(self, model, x: torch.Tensor) -> torch.Tensor:

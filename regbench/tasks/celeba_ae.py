@@ -26,9 +26,9 @@ class CelebaAE(AutoencoderTask):
 
     image_shape = (3, 64, 64)
     eval_batch = 200
-    metrics = ("test_mse", "cov_trace_per_d", "eccentricity", "angle_raw_deg", "angle_aligned_deg",
-               "fid", "fid_normal", "fcd", "fcd_normal", "attr_error_dt1", "attr_error_dt8",
-               "attr_error_knn20")
+    metrics = ("test_mse", "val_mse", "cov_trace_per_d", "eccentricity", "angle_raw_deg",
+               "angle_aligned_deg", "fid", "fid_normal", "fcd", "fcd_normal", "attr_error_dt1",
+               "attr_error_dt8", "attr_error_knn20")
 
     term_defaults = {"lam": 1e-4}
 

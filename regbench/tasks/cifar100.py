@@ -21,7 +21,8 @@ Pipeline: all images stay uint8 on the device; each step indexes a batch, crops 
 batched tensor ops (:mod:`regbench.datasets.augment`) and normalises it inside the network. Losses
 accumulate on the device and are read (and checked for NaN / inf: status ``diverged`` with the step
 of the check) every ``check_every`` steps. Options: channels-last, bf16 autocast (losses in
-float32), ``torch.compile``. Metrics: top-1 ``test_error`` (a fraction), final
+float32), ``torch.compile``. Metrics: top-1 ``test_error`` (a fraction), ``val_error`` on the
+``val_size`` last training images held out (none by default, as the paper), final
 ``train_loss`` (cross-entropy, mean over the last ``check_every`` steps) and ``penalty`` (the term
 as added to the loss: 0 at the end of srip's schedule), and the geometry of every layer's filters
 (``weights.*``, ``layers``).
@@ -62,7 +63,7 @@ class Cifar100Task(SpeedOptions, Task):
     """CIFAR-100 classification; a subclass supplies :meth:`network` (logits from normalised images)."""
 
     supports = (WEIGHTS,)
-    metrics = ("test_error", "train_loss")
+    metrics = ("test_error", "val_error", "train_loss")
 
     iterations = positive(75000, "training steps (minibatches)")
     batch_size = positive(128, "minibatch size")
@@ -75,6 +76,8 @@ class Cifar100Task(SpeedOptions, Task):
                        ge=0)
     test_size = Param(0, "test on a fixed random subset of this many images (0 = all)",
                       ge=0)
+    val_size = Param(0, "training images held out (the last ones) as a validation set (0: none, "
+                     "as the paper)", ge=0, lt=50000)
     eval_batch = positive(1000, "test images per forward pass")
     check_every = positive(500, "steps between reads of the loss (NaN check, intermediate report)")
     compile = Param(False, "torch.compile the network", identity=False)
@@ -117,6 +120,9 @@ class Cifar100Task(SpeedOptions, Task):
     def setup(self, regularizer, target, ctx):
         torch.manual_seed(ctx.seed)
         x, y, x_test, y_test = load_cifar100()
+        n = len(x) - self.val_size
+        self.x_val, self.y_val = x[n:].to(ctx.device), y[n:].to(ctx.device)
+        x, y = x[:n], y[:n]
         train, test = fixed_subset(len(x), self.train_size), fixed_subset(len(x_test), self.test_size)
         self.x_test, self.y_test = x_test[test].to(ctx.device), y_test[test].to(ctx.device)
         x, y = x[train].to(ctx.device), y[train].to(ctx.device)
@@ -138,17 +144,19 @@ class Cifar100Task(SpeedOptions, Task):
         return F.cross_entropy(self.logits(self.forward, x), y, label_smoothing=self.label_smoothing), {}
 
     @torch.no_grad()
-    def test_error(self, model) -> float:
+    def error(self, model, x: torch.Tensor, y: torch.Tensor) -> float:
         model.eval()
-        wrong = torch.zeros((), dtype=torch.long, device=self.x_test.device)
-        for i in range(0, len(self.x_test), self.eval_batch):
-            wrong += (self.logits(self.forward, self.x_test[i:i + self.eval_batch]).argmax(1)
-                      != self.y_test[i:i + self.eval_batch]).sum()
+        wrong = torch.zeros((), dtype=torch.long, device=x.device)
+        for i in range(0, len(x), self.eval_batch):
+            wrong += (self.logits(self.forward, x[i:i + self.eval_batch]).argmax(1)
+                      != y[i:i + self.eval_batch]).sum()
         model.train()
-        return float(wrong) / len(self.x_test)
+        return float(wrong) / len(x)
 
     def evaluate(self, model, summary, ctx):
-        return {"test_error": self.test_error(model), "train_loss": summary.train_loss,
+        return {"test_error": self.error(model, self.x_test, self.y_test),
+                **({"val_error": self.error(model, self.x_val, self.y_val)} if self.val_size else {}),
+                "train_loss": summary.train_loss,
                 "penalty": summary.penalty,
                 **(describe_layers(weight_layers(model)) if self.layer_geometry else {})}
 

@@ -17,7 +17,8 @@ Test log-likelihood (the code's ``compute_log_likelihood``): ``gen_samples`` = 1
 and decoded, a Gaussian kernel density estimate is fitted to them (scikit-learn ``KernelDensity``,
 relative tolerance 1e-6) with the bandwidth chosen by 5-fold cross-validated likelihood among 10
 log-spaced values from 1e-3 to 10^1.5 on another ``cv_samples`` = 10,000 decoded codes, and ``test_ll`` is its mean
-log-density at the test points. Codes are drawn from the distribution the regularizer matches
+log-density at the test points (``val_ll`` at ``val_per_component`` validation points from each
+component, drawn apart). Codes are drawn from the distribution the regularizer matches
 (``prior_sample``: N(0, I) for kl_gauss, mmd_imq, coulomb; uniform on the circle for vmf and
 power_spherical), or, for a regularizer that matches none (none, eccentric, …), from the Gaussian
 fitted to the training codes, as ``test_ll_fitted`` does for every regularizer. For reference,
@@ -64,14 +65,14 @@ def grid_log_density(x: np.ndarray) -> np.ndarray:
     return logsumexp(-sq / (2 * VARIANCE), axis=1) - math.log(25 * 2 * math.pi * VARIANCE)
 
 
-def kde_log_likelihood(samples: np.ndarray, cv_samples: np.ndarray, test: np.ndarray) -> float:
-    """Mean log-density at ``test`` of a Gaussian KDE of ``samples``, its bandwidth chosen by
-    cross-validated likelihood on ``cv_samples``."""
+def kde_log_likelihood(samples: np.ndarray, cv_samples: np.ndarray, *points: np.ndarray) -> list[float]:
+    """Mean log-density at each set of ``points`` of a Gaussian KDE of ``samples``, its bandwidth
+    chosen by cross-validated likelihood on ``cv_samples``."""
     from sklearn.model_selection import GridSearchCV
     from sklearn.neighbors import KernelDensity
     search = GridSearchCV(KernelDensity(rtol=1e-6), {"bandwidth": BANDWIDTHS}).fit(cv_samples)
     kde = KernelDensity(bandwidth=search.best_params_["bandwidth"], rtol=1e-6).fit(samples)
-    return float(kde.score_samples(test).mean())
+    return [float(kde.score_samples(x).mean()) for x in points if len(x)]
 
 
 @register_task("coulomb_grid")
@@ -79,7 +80,7 @@ class CoulombGrid(Task):
     """Autoencoders on 25 Gaussians in a 5 × 5 grid; test log-likelihood of decoded codes by KDE."""
 
     supports = (CODES, POSTERIOR)
-    metrics = ("test_ll", "test_ll_fitted", "test_mse", "test_ll_data")
+    metrics = ("test_ll", "test_ll_fitted", "test_mse", "test_ll_data", "val_ll")
     term_defaults = {"lam": 10.0}
 
     d = Param(2, "latent dimension", ge=2)
@@ -88,6 +89,8 @@ class CoulombGrid(Task):
     lr = Param(1e-4, "Adam learning rate (β = 0.5, 0.9)", gt=0)
     per_component = Param(20, "training points drawn from each of the 25 components", ge=1)
     test_per_component = Param(4000, "test points drawn from each of the 25 components", ge=1)
+    val_per_component = Param(0, "validation points drawn from each of the 25 components (0: none, "
+                              "as the paper)", ge=0)
     gen_samples = Param(100_000, "decoded codes the density estimate is fitted to", ge=2)
     cv_samples = Param(10_000, "other decoded codes on which its bandwidth is chosen (5-fold)", ge=5)
     data_seed = Param(0, "seed of the training and test points (the same for every run)", ge=0)
@@ -125,13 +128,16 @@ class CoulombGrid(Task):
         fitted = latent_samples(z_train, count, ctx.seed)["fitted"]
         prior = model.regularizer.prior_sample(count, self.d, torch.Generator().manual_seed(ctx.seed))
 
-        def log_likelihood(codes: torch.Tensor) -> float:
+        val = grid_points(self.val_per_component, np.random.default_rng(self.data_seed + 2))
+
+        def log_likelihood(codes: torch.Tensor) -> list[float]:
             decoded = model.decode(codes.to(ctx.device)).cpu().double().numpy()
-            return kde_log_likelihood(decoded[:self.gen_samples], decoded[self.gen_samples:], test)
+            return kde_log_likelihood(decoded[:self.gen_samples], decoded[self.gen_samples:], test, val)
 
         ll_fitted = log_likelihood(fitted)
-        return {"test_ll": ll_fitted if prior is None else log_likelihood(prior),
-                "test_ll_fitted": ll_fitted,
+        ll = ll_fitted if prior is None else log_likelihood(prior)
+        return {"test_ll": ll[0], "test_ll_fitted": ll_fitted[0],
+                **({"val_ll": ll[1]} if self.val_per_component else {}),
                 "test_mse": float((model.decode(z_test) - x_test).pow(2).sum(1).mean()),
                 "test_ll_data": float(grid_log_density(test).mean()),
                 **{f"latent.{k}": v for k, v in describe(z_test).items()}}

@@ -25,9 +25,9 @@ class MnistAE(AutoencoderTask):
     """The eccentric paper's conv autoencoder on MNIST padded to 32×32."""
 
     image_shape = (1, 32, 32)
-    metrics = ("test_mse", "cov_trace_per_d", "eccentricity", "knn_error_10", "knn_error_100",
-               "knn_error_1000", "knn_error_10000", "knn_error_60000", "fcd", "fcd_normal", "fid",
-               "fid_normal", "angle_raw_deg", "angle_aligned_deg")
+    metrics = ("test_mse", "val_mse", "cov_trace_per_d", "eccentricity", "knn_error_10",
+               "knn_error_100", "knn_error_1000", "knn_error_10000", "knn_error_60000", "fcd",
+               "fcd_normal", "fid", "fid_normal", "angle_raw_deg", "angle_aligned_deg")
 
     lr = default(AutoencoderTask.lr, 1e-4)
     epochs = default(AutoencoderTask.epochs, 1000)

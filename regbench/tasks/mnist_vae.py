@@ -51,7 +51,7 @@ class MnistVAE(VAETask):
     """The S-VAE paper's MLP VAE on dynamically binarised MNIST."""
 
     metrics = ("test_ll", "test_elbo", "test_re", "test_kl", "knn_error_100", "knn_error_600",
-               "knn_error_1000", "val_elbo")
+               "knn_error_1000", "val_elbo", "val_re")
 
     d = default(VAETask.d, 10)
     epochs = default(VAETask.epochs, 1000)

@@ -69,7 +69,7 @@ class GaussianDecoder(nn.Module):
 class VmfCircles(VAETask):
     """Three vMFs on the circle in R^100: autoencoder, N-VAE and S-VAE with a 2-d latent."""
 
-    metrics = ("test_ll", "test_elbo", "test_re", "test_kl", "circle_recovery", "val_elbo")
+    metrics = ("test_ll", "test_elbo", "test_re", "test_kl", "circle_recovery", "val_elbo", "val_re")
     ranked = False  # a sanity check of the posteriors on data of a known latent circle
 
     points = Param(2000, "training points", ge=2)

@@ -1,0 +1,212 @@
+"""Running a suite (:mod:`regbench.suite`) end to end: the plan and its cost, the selection runs,
+the choice, the evaluation runs, then each family's leaderboard and the report. Every stage reads
+what the store holds, so a second call goes on where the first stopped.
+
+Outputs, beside the store ``DIR`` (``results/suite_<name>`` by default): ``DIR.html`` and
+``DIR.md`` (the report), ``DIR_<family>.md`` / ``.csv`` (leaderboards of the evaluation runs) and
+``DIR_choices.md`` (every selection mean and the factor chosen).
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from .progress import duration
+from .store import ResultsStore
+from .suite import Suite, Trial, workers
+
+
+class Progress:
+    """One line per ``every`` seconds (and at the end of a stage): trials done, pending, and the
+    time left at the rate of this session."""
+
+    def __init__(self, stage: str, total: int, every: float = 30.0):
+        self.stage, self.total, self.every = stage, total, every
+        self.done, self.failed, self.started, self.last = 0, 0, time.monotonic(), 0.0
+
+    def __call__(self, record: dict) -> None:
+        self.done += 1
+        self.failed += record["status"] != "ok"
+        now = time.monotonic()
+        if now - self.last >= self.every or self.done == self.total:
+            self.last = now
+            print(self.line(now), flush=True)
+
+    def line(self, now: float) -> str:
+        pending = self.total - self.done
+        left = (now - self.started) / self.done * pending if self.done else float("nan")
+        failed = f" ({self.failed} failed or diverged)" if self.failed else ""
+        return (f"{self.stage}: {self.done} of {self.total} trials done{failed}, {pending} pending"
+                + (f", about {duration(left)} left" if pending else ""))
+
+
+def selection_values(suite: Suite, store: ResultsStore) -> dict[str, float]:
+    """run key → the selection metric of its task, for every counted run."""
+    index = store.index
+    counted = index.counted()
+    by_line = {line: (run_key, task) for line, run_key, _, _, task, *_ in counted}
+    wanted = {spec.select or spec.metric for spec in suite.tasks.values()}
+    values = {}
+    for line, name, value in index.metric_rows(list(by_line), wanted):
+        run_key, task = by_line[line]
+        spec = suite.tasks.get(task)
+        if spec is not None and name == (spec.select or spec.metric):
+            values[run_key] = value
+    return values
+
+
+def choices(suite: Suite, store: ResultsStore, tasks=None) -> dict:
+    return suite.choose(store.outcomes(), selection_values(suite, store), tasks)
+
+
+def seconds(suite: Suite, store: ResultsStore) -> dict[tuple, float]:
+    """(task, reg) → the median wall time of its recorded runs; (task, None) → of the task's."""
+    times: dict[tuple, list[float]] = {}
+    for task, reg, wall in store.index.run_times():
+        times.setdefault((task, reg), []).append(wall)
+        times.setdefault((task, None), []).append(wall)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def estimate(suite: Suite, measured: dict, trial: Trial) -> float:
+    task, reg = trial.config.task, trial.config.reg
+    return measured.get((task, reg), measured.get((task, None), suite.tasks[task].seconds))
+
+
+def plan(suite: Suite, store: ResultsStore, tasks=None) -> tuple[list[Trial], list[Trial], list[str]]:
+    """(pending selection trials, pending evaluation trials known so far, the plan's lines: per
+    family and task the trials recorded and to run and their estimated cost)."""
+    status = store.outcomes()
+    measured = seconds(suite, store)
+    selection = suite.selection_trials(tasks)
+    chosen = choices(suite, store, tasks)
+    evaluation = suite.evaluation_trials(chosen, tasks)
+    # evaluation runs of regularizers whose choice is still open: as many as a chosen one has
+    unknown = [key for key, choice in chosen.items() if not choice.complete]
+    lines = [f"Suite {suite.name}: factors {', '.join(f'{f:g}' for f in suite.factors)} × the default "
+             f"coefficients; selection seeds {', '.join(map(str, suite.selection_seeds))}; "
+             f"evaluation seeds {', '.join(map(str, suite.evaluation_seeds))}."]
+    total_left = 0.0
+    pending_selection, pending_evaluation = [], []
+    for family in suite.families:
+        lines.append(f"  family {family.name} ({len(family.regularizers)} regularizers):")
+        for task in family.tasks + family.sanity:
+            if tasks is not None and task not in tasks:
+                continue
+            sel = [t for t in selection if t.family == family.name and t.config.task == task]
+            ev = [t for t in evaluation if t.family == family.name and t.config.task == task]
+            todo_sel = [t for t in sel if t.config.run_key not in status]
+            todo_ev = [t for t in ev if t.config.run_key not in status]
+            later = sum(1 for f, t, _ in unknown if f == family.name and t == task) * len(suite.evaluation_seeds)
+            cost = sum(estimate(suite, measured, t) for t in todo_sel + todo_ev) \
+                + later * suite.tasks[task].seconds
+            total_left += cost
+            pending_selection += todo_sel
+            pending_evaluation += todo_ev
+            kind = " (sanity: not ranked)" if task in family.sanity else ""
+            lines.append(f"    {task:<14} selection {len(sel) - len(todo_sel)}/{len(sel)} recorded, "
+                         f"evaluation {len(ev) - len(todo_ev)}/{len(ev) + later} recorded; "
+                         f"about {duration(cost)} of trial time left{kind}")
+    shared = len(pending_evaluation) - len({t.config.run_key for t in pending_evaluation})
+    total_left -= sum(estimate(suite, measured, t) for t in pending_evaluation) * shared / max(len(pending_evaluation), 1)
+    pending_evaluation = list({t.config.run_key: t for t in pending_evaluation}.values())
+    parallel = workers(suite.resources)
+    lines.append(f"  to run: {len(pending_selection)} selection and "
+                 f"{len(pending_evaluation) + len(unknown) * len(suite.evaluation_seeds)} evaluation "
+                 f"trials (none's runs on a task of both families once), about "
+                 f"{total_left / 3600:.2f} trial-hours ({duration(total_left / parallel)} with {parallel} "
+                 f"trials at once on this machine)")
+    return pending_selection, pending_evaluation, lines
+
+
+def choices_markdown(suite: Suite, chosen: dict, tasks=None) -> str:
+    lines = [f"# Suite {suite.name}: the choice of each regularizer's coefficients", "",
+             f"Mean of each task's selection metric over the selection seeds "
+             f"({', '.join(map(str, suite.selection_seeds))}) at each factor × the default "
+             f"coefficients; the chosen factor in bold (– : a seed failed, diverged or is missing).", ""]
+    for family in suite.families:
+        lines += [f"## {family.name} (coefficients: {', '.join(family.coefficients)})", "",
+                  "| task | select | regularizer | " + " | ".join(f"×{f:g}" for f in suite.factors) + " |",
+                  "|---|---|---|" + "---|" * len(suite.factors)]
+        for (name, task, reg), choice in chosen.items():
+            if name != family.name or (tasks is not None and task not in tasks):
+                continue
+            cells = [("–" if m is None else f"**{m:.6g}**" if f == choice.factor else f"{m:.6g}")
+                     for f, m in choice.means.items()]
+            spec = suite.tasks[task]
+            lines.append(f"| {task} | {spec.select or spec.metric} | {reg} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_outputs(suite: Suite, store: ResultsStore, out: Path, tasks=None) -> list[Path]:
+    """The choices, each family's leaderboard (markdown and CSV) and the report, beside ``out``
+    (of ``tasks``, default all)."""
+    from .leaderboard import study_report
+    from .report import analyse, load_study, to_html, to_markdown
+    chosen = choices(suite, store, tasks)
+    evaluation = suite.evaluation_trials(chosen, tasks)
+    written = {out.with_name(f"{out.name}_choices.md"): choices_markdown(suite, chosen, tasks)}
+    studies = []
+    for family in suite.families:
+        view = suite.study(family, evaluation)
+        markdown, csv = study_report(view, store)
+        written[out.with_name(f"{out.name}_{family.name}.md")] = markdown
+        written[out.with_name(f"{out.name}_{family.name}.csv")] = csv
+        study = load_study(store, view)
+        study.links = {"leaderboard": f"{out.name}_{family.name}.md", "CSV": f"{out.name}_{family.name}.csv",
+                       "store": out.name}
+        studies.append(study)
+    if any(study.tasks for study in studies):
+        report = analyse(studies)
+        written[out.with_name(f"{out.name}.html")] = to_html(report)
+        written[out.with_name(f"{out.name}.md")] = to_markdown(report)
+    for path, text in written.items():
+        path.write_text(text)
+    return list(written)
+
+
+def run_suite(suite: Suite, store: ResultsStore, *, address=None, plugins=(), dry_run=False,
+              tasks=None) -> int:
+    """The whole protocol; returns the exit status (1 when a trial of the evaluation failed)."""
+    pending_selection, _, lines = plan(suite, store, tasks)
+    print("\n".join(lines), flush=True)
+    missing = {task: note for task, note in suite.data_needs().items() if note}
+    if missing:
+        print("Data not in place (those tasks are left out of this run):")
+        for task, note in missing.items():
+            print(f"  {task}: {note}")
+    if dry_run:
+        return 0
+    runnable = [t for f in suite.families for t in f.tasks + f.sanity if t not in missing
+                and (tasks is None or t in tasks)]
+    if pending_selection:
+        run_stage(suite, store, "selection", [t for t in pending_selection if t.config.task in runnable],
+                  address, plugins)
+    status = store.outcomes()
+    evaluation = [t for t in suite.evaluation_trials(choices(suite, store, runnable), runnable)
+                  if t.config.run_key not in status]
+    if evaluation:
+        run_stage(suite, store, "evaluation", evaluation, address, plugins)
+    written = write_outputs(suite, store, store.directory, runnable)
+    print("Wrote " + ", ".join(str(p) for p in written))
+    outcomes = store.outcomes()
+    final = suite.evaluation_trials(choices(suite, store, runnable), runnable)
+    bad = [t for t in final if outcomes.get(t.config.run_key, ("not run",))[0] != "ok"]
+    for trial in bad:
+        status, error = outcomes.get(trial.config.run_key, ("not run", None))
+        print(f"  {status}: {trial.config.task} × {trial.config.reg} seed {trial.config.seed}: {error}")
+    return 1 if bad else 0
+
+
+def run_stage(suite: Suite, store: ResultsStore, stage: str, trials: list[Trial], address, plugins) -> None:
+    from .cluster import ray_session
+    configs = list({t.config.run_key: t.config for t in trials}.values())
+    print(f"{stage}: {len(configs)} trials to run", flush=True)
+    with ray_session(address, quiet=True):
+        from .scheduler import run_grid
+        run_grid(configs, store=store, name=f"suite_{suite.name}_{stage}", resources=suite.resources,
+                 plugins=plugins, quiet=True, progress=Progress(f"suite {suite.name} · {stage}", len(configs)))
+    sys.stdout.flush()
