@@ -280,8 +280,9 @@ def load_suite(path: str | Path, smoke: bool = False) -> Suite:
         raise RegbenchError(f"{where} [suite]: factors must be a non-empty list of positive numbers")
     selection = seeds_of(head.get("selection_seeds"), where, "selection_seeds")
     evaluation = seeds_of(head.get("evaluation_seeds"), where, "evaluation_seeds")
-    if smoke:  # the smallest scale: one seed of each
+    if smoke:  # the smallest scale: one seed of each, the two factors nearest 1
         selection, evaluation = selection[:1], evaluation[:1]
+        factors = sorted(sorted(factors, key=lambda f: abs(math.log(f)))[:2])
     if set(selection) & set(evaluation):
         raise RegbenchError(f"{where} [suite]: seeds {sorted(set(selection) & set(evaluation))} are both "
                             f"selection and evaluation seeds; the choice must not see the evaluation seeds")

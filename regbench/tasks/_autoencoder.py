@@ -143,6 +143,8 @@ class AutoencoderTask(SpeedOptions, Task):
                        ge=0)
     eval_size = Param(0, "evaluate on fixed random subsets of this many validation and test items "
                       "(0 = all)", ge=0)
+    code_size = Param(0, "describe, use downstream and generate from the codes of a fixed random "
+                      "subset of this many training items (0 = all)", ge=0)
     gen_samples = Param(0, "codes decoded per latent distribution for FCD / FID (0 = no generation "
                         "metrics)", ge=0)
     fid_weights = Param("", "pytorch-fid Inception weights file; empty = $REGBENCH_FID_WEIGHTS; "
@@ -263,6 +265,9 @@ class AutoencoderTask(SpeedOptions, Task):
 
     def evaluate(self, model, summary, ctx) -> dict:
         data = self.data
+        if self.code_size:
+            keep = fixed_subset(len(data.x_train), self.code_size).to(data.x_train.device)
+            data = Split(data.x_train[keep], data.y_train[keep], *list(vars(data).values())[2:])
         z = {name: self.encode_all(model, x) for name, x in
              (("train", data.x_train), ("val", data.x_val), ("test", data.x_test))}
         latent = describe(z["train"], spectrum=True)
