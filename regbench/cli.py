@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue an interrupted suite (an error if none of it is recorded)")
     suite.add_argument("--smoke", action="store_true",
                        help="every task at the file's smallest scale (its smoke settings), one "
-                            "selection and one evaluation seed, the two factors nearest 1, in a store of its own")
+                            "selection and one evaluation seed, the two factors nearest 1, one CPU "
+                            "per trial, in a store of its own")
     suite.add_argument("--task", help="only these tasks, comma-separated")
     suite.add_argument("--cpu", type=float, help="CPUs per trial (default: the file's, else 1)")
     suite.add_argument("--gpu", type=float, help="GPUs per trial (default: the file's, else 0)")

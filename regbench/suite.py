@@ -55,6 +55,7 @@ from .record import RunConfig
 from .registry import REGULARIZERS, TASKS
 from .runner import prepare
 
+SMOKE_SECONDS = 5.0  # the plan's estimate of a run at the smoke scale
 TIE = 1e-9  # relative difference of two selection means below which they are a tie
 SUITE_KEYS = {"name", "description", "factors", "selection_seeds", "evaluation_seeds"}
 FAMILY_KEYS = {"regularizers", "coefficients", "tasks", "sanity", "params"}
@@ -114,6 +115,10 @@ class Suite:
     tasks: dict[str, SuiteTask]
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     smoke: bool = False
+
+    def seconds(self, task: str) -> float:
+        """The estimate of one run of ``task`` before any is recorded (smoke runs: a few seconds)."""
+        return SMOKE_SECONDS if self.smoke else self.tasks[task].seconds
 
     def scale(self, task: str) -> dict:
         spec = self.tasks[task]
@@ -280,9 +285,12 @@ def load_suite(path: str | Path, smoke: bool = False) -> Suite:
         raise RegbenchError(f"{where} [suite]: factors must be a non-empty list of positive numbers")
     selection = seeds_of(head.get("selection_seeds"), where, "selection_seeds")
     evaluation = seeds_of(head.get("evaluation_seeds"), where, "evaluation_seeds")
-    if smoke:  # the smallest scale: one seed of each, the two factors nearest 1
+    resources = section(data, "resources", where, {"cpu", "gpu"}, required=False)
+    resources = {"cpu": float(resources.get("cpu", 1)), "gpu": float(resources.get("gpu", 0))}
+    if smoke:  # the smallest scale: one seed of each, the two factors nearest 1, one core
         selection, evaluation = selection[:1], evaluation[:1]
         factors = sorted(sorted(factors, key=lambda f: abs(math.log(f)))[:2])
+        resources = {"cpu": 1.0, "gpu": min(resources["gpu"], 1.0) if cuda_devices() else 0.0}
     if set(selection) & set(evaluation):
         raise RegbenchError(f"{where} [suite]: seeds {sorted(set(selection) & set(evaluation))} are both "
                             f"selection and evaluation seeds; the choice must not see the evaluation seeds")
@@ -292,10 +300,8 @@ def load_suite(path: str | Path, smoke: bool = False) -> Suite:
         data, "family", where).items()]
     if not families:
         raise RegbenchError(f"{where}: the suite has no [family.<name>] section")
-    resources = section(data, "resources", where, {"cpu", "gpu"}, required=False)
     suite = Suite(str(head.get("name") or path.stem), str(head.get("description", "")),
-                  [float(f) for f in factors], selection, evaluation, families, tasks,
-                  {"cpu": float(resources.get("cpu", 1)), "gpu": float(resources.get("gpu", 0))}, smoke)
+                  [float(f) for f in factors], selection, evaluation, families, tasks, resources, smoke)
     suite.selection_trials()  # every trial is valid (names, hyperparameters, compatibility)
     return suite
 
@@ -378,11 +384,15 @@ def names(value, where: str, key: str, registry, empty: bool = False) -> list[st
     return value
 
 
+def cuda_devices() -> int:
+    import torch
+    return torch.cuda.device_count()
+
+
 def workers(resources: dict[str, float]) -> int:
     """Trials at once on this machine (at least 1)."""
-    import torch
     fits = [(os.cpu_count() or 1) // resources["cpu"]] if resources["cpu"] else []
     if resources["gpu"]:
-        fits.append(torch.cuda.device_count() // resources["gpu"])
+        fits.append(cuda_devices() // resources["gpu"])
     return max(1, int(min(fits, default=1)))
 

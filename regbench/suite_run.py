@@ -72,7 +72,7 @@ def seconds(suite: Suite, store: ResultsStore) -> dict[tuple, float]:
 
 def estimate(suite: Suite, measured: dict, trial: Trial) -> float:
     task, reg = trial.config.task, trial.config.reg
-    return measured.get((task, reg), measured.get((task, None), suite.tasks[task].seconds))
+    return measured.get((task, reg), measured.get((task, None), suite.seconds(task)))
 
 
 def plan(suite: Suite, store: ResultsStore, tasks=None) -> tuple[list[Trial], list[Trial], list[str]]:
@@ -101,7 +101,7 @@ def plan(suite: Suite, store: ResultsStore, tasks=None) -> tuple[list[Trial], li
             todo_ev = [t for t in ev if t.config.run_key not in status]
             later = sum(1 for f, t, _ in unknown if f == family.name and t == task) * len(suite.evaluation_seeds)
             cost = sum(estimate(suite, measured, t) for t in todo_sel + todo_ev) \
-                + later * suite.tasks[task].seconds
+                + later * suite.seconds(task)
             total_left += cost
             pending_selection += todo_sel
             pending_evaluation += todo_ev
