@@ -94,14 +94,12 @@ class Trial:
 
 @dataclass
 class Choice:
-    """A regularizer's chosen factor on a task, with each factor's selection mean (``None``: a
-    seed failed, diverged or is not recorded yet)."""
+    """A regularizer's chosen factor on a task (``None``: every factor failed), each factor's
+    selection mean (``None``: a seed failed, diverged or is not recorded yet), and whether all of
+    its selection runs are recorded."""
     factor: float | None
     means: dict[float, float | None]
-
-    @property
-    def complete(self) -> bool:
-        return all(v is not None for v in self.means.values())
+    complete: bool = True
 
 
 @dataclass
@@ -158,15 +156,18 @@ class Suite:
         and the selection metric's ``values`` (run key → value)."""
         choices = {}
         by_pair: dict[tuple, dict[float, list]] = {}
+        pending: set[tuple] = set()
         for trial in self.selection_trials(tasks):
             key = (trial.family, trial.config.task, trial.config.reg)
             run = trial.config.run_key
+            if run not in outcomes:
+                pending.add(key)
             ok = outcomes.get(run, ("not run",))[0] == "ok" and run in values
             by_pair.setdefault(key, {}).setdefault(trial.factor, []).append(values[run] if ok else None)
-        for (family, task, reg), by_factor in by_pair.items():
+        for key, by_factor in by_pair.items():
             means = {f: (None if None in v or not all(map(math.isfinite, v)) else sum(v) / len(v))
                      for f, v in by_factor.items()}
-            choices[(family, task, reg)] = Choice(best_factor(means, self.direction(task)), means)
+            choices[key] = Choice(best_factor(means, self.direction(key[1])), means, key not in pending)
         return choices
 
     def direction(self, task: str) -> str:

@@ -126,6 +126,8 @@ def test_the_choice_is_the_best_validation_mean_and_evaluation_runs_it_on_other_
     eccentric = {t.config.reg_params["lam"] for t in evaluation
                  if t.config.task == "digits_ae" and t.config.reg == "eccentric"}
     assert eccentric == {1e-3}
+    kl = {t.config.reg_params["lam"] for t in evaluation if t.config.reg == "kl_gauss"}
+    assert kl == {1e-2}  # chosen despite the diverged factor
     sphere = {t.config.reg for t in evaluation if t.config.task == "sphere"}
     assert sphere == {"none", "eccentric"}  # kl_gauss cannot act on free points
     nones = [t for t in evaluation if t.config.reg == "none"]
