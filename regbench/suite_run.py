@@ -88,8 +88,8 @@ def plan(suite: Suite, store: ResultsStore, tasks=None) -> tuple[list[Trial], li
     lines = [f"Suite {suite.name}: factors {', '.join(f'{f:g}' for f in suite.factors)} × the default "
              f"coefficients; selection seeds {', '.join(map(str, suite.selection_seeds))}; "
              f"evaluation seeds {', '.join(map(str, suite.evaluation_seeds))}."]
-    total_left = 0.0
-    pending_selection, pending_evaluation = [], []
+    later_cost = 0.0
+    pending_selection, pending_evaluation = [], {}
     for family in suite.families:
         lines.append(f"  family {family.name} ({len(family.regularizers)} regularizers):")
         for task in family.tasks + family.sanity:
@@ -100,18 +100,16 @@ def plan(suite: Suite, store: ResultsStore, tasks=None) -> tuple[list[Trial], li
             todo_sel = [t for t in sel if t.config.run_key not in status]
             todo_ev = [t for t in ev if t.config.run_key not in status]
             later = sum(1 for f, t, _ in unknown if f == family.name and t == task) * len(suite.evaluation_seeds)
-            cost = sum(estimate(suite, measured, t) for t in todo_sel + todo_ev) \
-                + later * suite.seconds(task)
-            total_left += cost
+            later_cost += later * suite.seconds(task)
+            cost = sum(estimate(suite, measured, t) for t in todo_sel + todo_ev) + later * suite.seconds(task)
             pending_selection += todo_sel
-            pending_evaluation += todo_ev
+            pending_evaluation.update((t.config.run_key, t) for t in todo_ev)
             kind = " (sanity: not ranked)" if task in family.sanity else ""
             lines.append(f"    {task:<14} selection {len(sel) - len(todo_sel)}/{len(sel)} recorded, "
                          f"evaluation {len(ev) - len(todo_ev)}/{len(ev) + later} recorded; "
                          f"about {duration(cost)} of trial time left{kind}")
-    shared = len(pending_evaluation) - len({t.config.run_key for t in pending_evaluation})
-    total_left -= sum(estimate(suite, measured, t) for t in pending_evaluation) * shared / max(len(pending_evaluation), 1)
-    pending_evaluation = list({t.config.run_key: t for t in pending_evaluation}.values())
+    pending_evaluation = list(pending_evaluation.values())  # none's runs shared by two families once
+    total_left = later_cost + sum(estimate(suite, measured, t) for t in pending_selection + pending_evaluation)
     parallel = workers(suite.resources)
     lines.append(f"  to run: {len(pending_selection)} selection and "
                  f"{len(pending_evaluation) + len(unknown) * len(suite.evaluation_seeds)} evaluation "
