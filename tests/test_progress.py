@@ -68,7 +68,6 @@ def test_the_estimate_of_a_run_in_epochs_follows_its_first_epoch(capsys, monkeyp
                         capsys.readouterr().err)
 
 
-
 @pytest.mark.parametrize("terminal", [False, True])
 def test_quiet_still_gives_the_estimate_of_a_run_over_an_hour(capsys, monkeypatch, terminal):
     monkeypatch.setattr("regbench.progress.on_terminal", lambda: terminal)
