@@ -34,12 +34,13 @@ def parse_settings(items: list[str]) -> dict[str, str]:
 def cmd_run(args) -> int:
     from .runner import execute, prepare
     config = prepare(args.task, args.reg, parse_settings(args.set), args.seed)
-    store = ResultsStore(args.results)
+    store = checked_store(args.results)
     previous = None if args.force else store.find_ok(config.run_key)
     if previous:
         print(f"Reusing record {previous['id']} (run {config.run_key}); --force to re-run.")
         record = previous
     else:
+        store.check(write=True)
         record = execute(config, device=args.device, quiet=args.quiet, results_dir=store.directory)
         try:
             store.append(record)
@@ -48,6 +49,14 @@ def cmd_run(args) -> int:
             raise
     print(summary(record) + f"\n  record {record['id']} (run {record['run_key']}) in {store.path}")
     return 0 if record["status"] == "ok" else 1
+
+
+def checked_store(directory) -> ResultsStore:
+    """The store in ``directory`` (default: the user's), refused in one line if it cannot hold
+    records (:meth:`ResultsStore.check`)."""
+    store = ResultsStore(directory)
+    store.check()
+    return store
 
 
 def summary(record: dict) -> str:
@@ -111,7 +120,7 @@ def cmd_grid(args) -> int:
             cpu=args.cpu, gpu=args.gpu)
     else:
         raise RegbenchError("give a grid file, or --task and --reg for an inline grid")
-    store = ResultsStore(args.results)
+    store = checked_store(args.results)
     try:
         if args.tune:
             from .tuning import tune_grid
@@ -158,6 +167,7 @@ def run_grid_trials(grid, store: ResultsStore, args) -> int:
             print(f"  {state:<9} {config.task:<12} {config.reg:<12} seed {config.seed:<3} {label}")
         return 0
     if pending:
+        store.check(write=True)  # before Ray: Tune writes <results>/tune
         from .cluster import ray_session
         with ray_session(args.address, quiet=args.quiet):
             from .scheduler import run_grid
@@ -206,6 +216,7 @@ def cmd_suite(args) -> int:
                                 f"{suite.name} (it has {', '.join(sorted(known))})")
     name = f"suite_{suite.name}" + ("_smoke" if args.smoke else "")
     store = ResultsStore(args.results or default_results_dir() / name)
+    store.check(write=not args.dry_run)  # the suite writes its outputs even with nothing to run
     if args.resume and not store.outcomes():
         raise RegbenchError(f"nothing to resume: no run of suite {suite.name} is recorded in {store.path}")
     try:
@@ -220,7 +231,7 @@ def cmd_suite(args) -> int:
 
 def cmd_leaderboard(args) -> int:
     from .leaderboard import study_report, to_csv, to_markdown
-    store = ResultsStore(args.results)
+    store = checked_store(args.results)
     figures = None
     if args.out:
         from .leaderboard.figure_links import figure_section
@@ -261,12 +272,12 @@ def cmd_report(args) -> int:
         for path in args.study:
             grid = load_grid(path)
             own = results / grid.name if results else None  # results/<study>/, else DIR itself
-            store = ResultsStore(own if own and (own / "records.jsonl").is_file() else results)
+            store = checked_store(own if own and (own / "records.jsonl").is_file() else results)
             study = load_study(store, grid)
             study.links = study_links(store.directory, grid.name, Path(args.out or ".").parent)
             studies.append(study)
     else:
-        studies = [load_study(ResultsStore(args.results))]
+        studies = [load_study(checked_store(args.results))]
     if not any(study.tasks for study in studies):
         raise RegbenchError(f"no finished runs to report in {args.results or 'the results store'} "
                             f"(give --results the directory of a store, or of the studies' stores)")
@@ -283,7 +294,7 @@ def cmd_report(args) -> int:
 
 def cmd_store(args) -> int:
     from .store import convert
-    store = ResultsStore(args.results)
+    store = checked_store(args.results)
     if args.action == "migrate":
         count, backup = convert.migrate(store)
         if not count:

@@ -1,11 +1,13 @@
 """Training progress: on a terminal a tqdm bar with the estimated duration of the whole run from its
-first steps; elsewhere one line with that estimate after the first epoch; nothing with ``--quiet``."""
+first steps; elsewhere one line with that estimate after the first epoch; with ``--quiet`` only
+that line, and only for a run expected to last over an hour."""
 import sys
 
 from tqdm.auto import tqdm
 
 NOTE_AFTER_S = 1.0  # a run counted in steps gives its estimate after this long (or its first period)
 NOTE_MIN_S = 60.0  # without a bar, the estimate of a run expected to end sooner is not worth a line
+QUIET_NOTE_MIN_S = 3600.0  # with --quiet, the same for a run expected to end within the hour
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed} of about {estimate}, {rate_fmt}]"
 UNITS = (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
@@ -41,11 +43,12 @@ def progress_bar(iterable, total=None, desc="", quiet=False):
 
 
 def first_estimate(done: int, total: int, unit: str, seconds: float, quiet: bool = False) -> None:
-    """When no bar shows (not on a terminal, not quiet) and the run would last over a minute: one
-    line on stderr saying how long the first ``done`` of ``total`` epochs or steps took, and how
-    long the whole run would take."""
-    if quiet or on_terminal() or seconds * total / done < NOTE_MIN_S:
+    """When no bar shows (not on a terminal, or quiet) and the run would last over a minute (over
+    an hour if quiet): one line on stderr saying how long the first ``done`` of ``total`` epochs
+    or steps took, and how long the whole run would take."""
+    whole = seconds * total / done
+    if (on_terminal() and not quiet) or whole < (QUIET_NOTE_MIN_S if quiet else NOTE_MIN_S):
         return
     what = f"{unit} 1/{total}" if done == 1 else f"{unit}s 1–{done} of {total}"
-    print(f"{what} took {duration(seconds)}; the run would take about "
-          f"{duration(seconds * total / done)}", file=sys.stderr, flush=True)
+    print(f"{what} took {duration(seconds)}; the run would take about {duration(whole)}",
+          file=sys.stderr, flush=True)

@@ -105,10 +105,10 @@ def load_plugin(module: str, directory: str | None = None) -> None:
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
             raise RegbenchError(f"plugin module '{module}' not found (is it installed or in the "
                                 f"current directory?)") from exc
-        raise RegbenchError(f"plugin module '{module}' failed to import: {exc}") from exc
+        raise RegbenchError(f"plugin module '{module}' failed to import: {exc} (install it)") from exc
     except RegbenchError:
         raise
     except Exception as exc:

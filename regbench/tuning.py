@@ -98,6 +98,7 @@ def tune_grid(grid: Grid, store: ResultsStore, algorithm: str, samples: int, *, 
         print(f"  {task} × {reg}: select on {select[task][0]}; space {space}")
     if dry_run:
         return []
+    store.check(write=True)  # before Ray: Tune writes under the store
     stamp = time.strftime("%Y%m%d-%H%M%S")
     search_store = ResultsStore(store.directory / "tuning" / grid.name / stamp)
     from .cluster import ray_session

@@ -54,6 +54,15 @@ def registries_as_before():
         yield
 
 
+@pytest.fixture
+def no_compute(monkeypatch):
+    """A run or a Ray session that the test starts (in its own process) fails it."""
+    def started(*args, **kwargs):
+        raise AssertionError("a run or Ray was started")
+    monkeypatch.setattr("regbench.runner.execute", started)
+    monkeypatch.setattr("regbench.cluster.ray_session", started)
+
+
 def run_cli(*args, cwd=None, timeout=300):
     """Run the real ``regbench`` command line in a subprocess; returns the CompletedProcess.
     One intra-op thread unless ``$OMP_NUM_THREADS`` says otherwise (see ``one_thread``)."""

@@ -1,11 +1,14 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
 from regbench import TASKS
 from regbench.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -22,10 +25,17 @@ from regbench.cli import main
      "plugin module 'no_such_plugin_mod' not found"),
     (["--plugin", "raising_plugin", "--reg", "none", "--task", "sphere"],
      "plugin module 'raising_plugin' failed to import: ValueError: broken on import"),
+    (["--plugin", "regx_plugin", "--reg", "none", "--task", "sphere"],
+     "plugin module 'regx_plugin' failed to import: No module named 'regx' (install it)"),
+    (["--plugin", "regx_plugin.sub", "--reg", "none", "--task", "sphere"],
+     "plugin module 'regx_plugin.sub' failed to import: No module named 'regx' (install it)"),
+    (["--plugin", "no_such_package.sub", "--reg", "none", "--task", "sphere"],
+     "plugin module 'no_such_package.sub' not found"),
 ])
 def test_bad_input_is_one_clear_line_and_writes_nothing(args, message, store_dir, tmp_path,
                                                         monkeypatch, capsys):
     (tmp_path / "raising_plugin.py").write_text("raise ValueError('broken on import')\n")
+    (tmp_path / "regx_plugin.py").write_text("import regx  # a dependency that is not installed\n")
     monkeypatch.chdir(tmp_path)
     assert main(["run", *args]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -79,3 +89,24 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(store_dir):
         stderr = process.stderr.read().decode()
         assert process.wait(timeout=60) == 0
     assert first.startswith(b"Grid inline: 3000 trials") and "Traceback" not in stderr
+
+
+NO_COMPUTE = {"run": ["run", "--reg", "none", "--task", "sphere", "--set", "n=20", "steps=2"],
+              "grid": ["grid", "--task", "sphere", "--reg", "none", "--set", "n=20", "steps=2"],
+              "suite": ["suite", str(ROOT / "suites" / "cpu.toml"), "--task", "sphere"],
+              "leaderboard": ["leaderboard"], "report": ["report"], "store": ["store", "export"]}
+
+
+@pytest.mark.parametrize("command", list(NO_COMPUTE))
+@pytest.mark.parametrize("under", [False, True], ids=["file", "under_a_file"])
+def test_results_naming_a_file_is_refused_up_front(command, under, tmp_path, no_compute, capsys):
+    given = tmp_path / "records.jsonl"
+    given.write_text("")
+    results = given / "store" if under else given
+    args = NO_COMPUTE[command] + ([str(tmp_path / "out.jsonl")] if command == "store" else [])
+    assert main([*args, "--results", str(results)]) == 2
+    reason = (f"cannot be created: {given} is a file, not a directory" if under else
+              "is a file, not a directory (give --results the directory that holds records.jsonl)")
+    assert capsys.readouterr().err.splitlines() == [
+        f"regbench: error: the results store {results} {reason}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["records.jsonl"] and given.read_text() == ""

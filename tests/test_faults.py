@@ -1,7 +1,8 @@
 """Faults a long grid meets: a killed driver, Ctrl-C and SIGTERM, a worker that dies, --quiet,
-keys given twice, code in weight files, modules in the working directory. Processes a test
-starts are ended by it, by their own ids."""
+keys given twice, code in weight files, modules in the working directory, a store that cannot be
+written. Processes a test starts are ended by it, by their own ids."""
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -14,12 +15,14 @@ import psutil
 import pytest
 import torch
 
+import regbench.store
 from regbench.cli import main
 from regbench.datasets.files import load_tensors
 from regbench.errors import RegbenchError
 from regbench.registry import load_plugin
 from regbench.store import ResultsStore
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LONG_GRID = ["grid", "--task", "sphere", "--reg", "none,eccentric", "--set", "n=50",
              "steps=1000000", "--seeds", "2"]
 KILLER = textwrap.dedent('''\
@@ -270,3 +273,42 @@ def test_the_command_line_and_a_regularizer_table_still_override_shared_values(t
     grid.write_text(GRID + "lam = 1\nmu = 2\n[params.eccentric]\n\"reg.mu\" = 3\n")
     (trial,) = load_grid(grid).override(params={"reg.lam": "5"}).trials()
     assert (trial.reg_params["lam"], trial.reg_params["mu"]) == (5, 3)
+
+
+class FullDisk:
+    """The ``os`` module as the store sees it on a full disk: every write fails."""
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+WRITERS = {"run": ["run", "--reg", "none", "--task", "sphere", "--set", "n=20", "steps=2"],
+           "grid": ["grid", "--task", "sphere", "--reg", "none", "--set", "n=20", "steps=2"],
+           "suite": ["suite", os.path.join(ROOT, "suites", "cpu.toml"), "--task", "sphere"]}
+
+
+@pytest.mark.parametrize("command", list(WRITERS))
+@pytest.mark.parametrize("fault", ["read_only", "disk_full"])
+def test_a_store_that_cannot_be_written_is_refused_before_anything_runs(command, fault, tmp_path,
+                                                                       monkeypatch, no_compute, capsys):
+    store = tmp_path / "store"
+    store.mkdir()
+    if fault == "disk_full":
+        monkeypatch.setattr(regbench.store, "os", FullDisk())
+    else:
+        store.chmod(0o555)
+        if os.access(store, os.W_OK):
+            store.chmod(0o755)
+            pytest.skip("this user writes into a read-only directory (root)")
+    try:
+        assert main([*WRITERS[command], "--results", str(store)]) == 2
+    finally:
+        store.chmod(0o755)
+    reason = os.strerror(errno.ENOSPC if fault == "disk_full" else errno.EACCES)
+    assert capsys.readouterr().err.splitlines() == [
+        f"regbench: error: cannot write the results store {store} ({reason}): nothing would be recorded"]
+    assert not [p for p in store.iterdir() if not p.name.startswith("records.index.sqlite")]

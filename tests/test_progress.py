@@ -66,3 +66,14 @@ def test_the_estimate_of_a_run_in_epochs_follows_its_first_epoch(capsys, monkeyp
     fit(training, lambda m, x: (m(x).pow(2).mean(), {}), ctx=RunContext(seed=0))
     assert re.fullmatch(r"epoch 1/3 took \S+ \S+; the run would take about \S+ \S+\n",
                         capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_quiet_still_gives_the_estimate_of_a_run_over_an_hour(capsys, monkeypatch, terminal):
+    monkeypatch.setattr("regbench.progress.on_terminal", lambda: terminal)
+    quiet = RunContext(seed=0, quiet=True)
+    quiet.estimate(1, 10 ** 9, "epoch", 0.5)  # epochs=1e9
+    assert capsys.readouterr().err == ("epoch 1/1000000000 took 0.5 s; the run would take about "
+                                       "16 years\n")
+    quiet.estimate(1, 7000, "epoch", 0.5)  # under an hour: silent
+    assert capsys.readouterr().err == ""

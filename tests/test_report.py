@@ -13,7 +13,7 @@ from regbench.report.ranks import (against_none, complete_block, critical_differ
                                    left_out, posthoc_holm, rank, score_table, skillings_mack)
 from regbench.report.analysis import limits, verdict
 from regbench.report.studies import TaskResult, unresolved
-from regbench.store import ResultsStore
+from regbench.store import ResultsStore, StoreWarning
 
 # Table 6 of Janez Demšar, "Statistical Comparisons of Classifiers over Multiple Data Sets", JMLR 7,
 # 2006: AUC of C4.5, C4.5+m, C4.5+cf, C4.5+m+cf on 14 data sets. The table rounds to three
@@ -254,6 +254,19 @@ def test_cli_report_of_an_empty_or_wrong_directory_says_so_in_one_line(tmp_path)
     assert done.stderr.strip().splitlines() == [
         f"regbench: error: no finished runs to report in {tmp_path / 'nothing'} (give --results the "
         f"directory of a store, or of the studies' stores)"]
+
+
+def test_the_page_and_the_markdown_say_which_lines_of_the_store_were_skipped(tmp_path):
+    store = filled_store(tmp_path / "store")
+    with open(store.path, "ab") as f:
+        f.write(b"not a record\n{\"id\": \"torn\n")  # lines 35 and 36
+    add(store, "celeba_ae", "none", 3, 0.4)  # line 37, after the torn line sealed
+    with pytest.warns(StoreWarning):
+        report = analyse([load_study(ResultsStore(store.directory))])
+    said = ("Skipped as unreadable: 2 lines of records.jsonl (line 35: not valid JSON (Expecting "
+            "value at column 1); line 36: not valid JSON (Unterminated string starting at column 8)).")
+    assert "of 35 records (1 diverged, 34 ok). " + said in to_markdown(report)
+    assert said in to_html(report)
 
 
 def test_no_effect_is_a_difference_the_seeds_cannot_resolve():

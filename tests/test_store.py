@@ -357,6 +357,7 @@ def test_cli_run_whose_record_cannot_be_written_says_so(tmp_path, monkeypatch, c
     store.append(sphere(5))
     before = store.path.read_bytes()
     monkeypatch.setattr(regbench.store, "os", OsWith(write=_no_space))
+    monkeypatch.setattr(regbench.store, "_probe", lambda directory: None)  # the disk fills later
     status = main(["--results", str(tmp_path), *CLI_RUN])
     out, err = capsys.readouterr()
     assert status != 0
@@ -589,3 +590,17 @@ def test_an_index_of_an_older_schema_is_built_anew_on_disk(tmp_path):
     reader = ResultsStore(tmp_path)
     assert [r["id"] for r in quiet_records(reader)] == [r["id"] for r in records]
     assert not reader.index.in_memory
+
+
+@pytest.mark.parametrize("command", [
+    CLI_RUN, CLI_RUN + ["--force"], ["grid", "--task", "sphere", "--reg", "none", "--set", "n=20"],
+    ["leaderboard"], ["report"]], ids=["run", "run_force", "grid", "leaderboard", "report"])
+def test_a_records_file_that_is_a_directory_is_one_line_and_creates_nothing(tmp_path, command,
+                                                                           no_compute, capsys):
+    (tmp_path / "records.jsonl").mkdir()
+    assert main(["--results", str(tmp_path), *command]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"regbench: error: {tmp_path / 'records.jsonl'} is a directory, not the store's file of "
+        f"records: move it out of the way"]
+    assert [p.name for p in tmp_path.iterdir()] == ["records.jsonl"]
+    assert not any((tmp_path / "records.jsonl").iterdir())

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from .. import __version__
 from ..git import git_commit
+from ..store import ResultsStore, line_numbers
 from .runs import Counted
 
 
@@ -30,9 +31,21 @@ def provenance(counted: Counted) -> str:
         f"(git {git_commit() or 'none'}), python {platform.python_version()}.",
         f"Runs counted: {len(counted.runs)} (one per task, configuration and seed: the latest ok "
         f"record) of {sum(statuses.values())} records "
-        f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}). "
+        f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).{skipped(counted.store)} "
         f"regbench commits: {tally(0, 'none')}. torch: {tally(1, 'none')}.",
         f"Hardware: {tally(-1, '?')}.",
         f"Datasets: {', '.join(datasets) or 'no checksums recorded'}.",
         "Tests against none: scipy.stats.ttest_rel (n ≥ 3) and wilcoxon (n ≥ 6) over the seeds "
         "both ran, Holm-corrected across the rows of each table."])
+
+
+def skipped(store: ResultsStore) -> str:
+    """`` Skipped as unreadable: …`` of the lines of the records file that no count includes."""
+    found = store.skipped()
+    if not found:
+        return ""
+    total = sum(map(len, found.values()))
+    where = "; ".join(f"line{'s' if len(lines) > 1 else ''} {line_numbers(lines)}: {why}"
+                      for why, lines in found.items())
+    return (f" Skipped as unreadable: {total} line{'s' if total > 1 else ''} of "
+            f"{store.path.name} ({where}).")

@@ -20,11 +20,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import NotRecorded
+from ..errors import NotRecorded, RegbenchError
 from . import artifacts
 from ._index import Index
 from ..record import RECORD_VERSION
@@ -35,6 +36,12 @@ __all__ = ["RECORD_VERSION", "ResultsStore", "StoreWarning", "default_results_di
 
 class StoreWarning(UserWarning):
     """A line of the records file that cannot be read; the rest of the store still is."""
+
+
+def line_numbers(lines: list[int], shown: int = 5) -> str:
+    """``3, 7`` or ``3, 7, 9, 12, 15 and 4 more lines``."""
+    more = f" and {len(lines) - shown} more lines" if len(lines) > shown else ""
+    return ", ".join(map(str, lines[:shown])) + more
 
 
 def default_results_dir() -> Path:
@@ -51,6 +58,32 @@ class ResultsStore:
         self._index: Index | None = None
         self._placeholder = False
         self._warned: set = set()
+
+    def check(self, write: bool = False) -> None:
+        """Refuse in one line, creating nothing, a store that cannot hold records: its directory a
+        file (or under one), its records file not a file; with ``write``, a place where nothing can
+        be written (read-only, full)."""
+        place = self.directory
+        while not place.exists() and place != place.parent:
+            place = place.parent  # the store's directory, else its nearest existing ancestor
+        if place != self.directory and not place.is_dir():
+            raise RegbenchError(f"the results store {self.directory} cannot be created: {place} is a "
+                                f"file, not a directory")
+        if not place.is_dir():
+            raise RegbenchError(f"the results store {self.directory} is a file, not a directory (give "
+                                f"--results the directory that holds records.jsonl)")
+        if self.path.exists() and not self.path.is_file():
+            kind = "a directory" if self.path.is_dir() else "not a regular file"
+            raise RegbenchError(f"{self.path} is {kind}, not the store's file of records: move it "
+                                f"out of the way")
+        if write:
+            try:
+                _probe(place)
+                if self.path.exists():
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
+            except OSError as exc:
+                raise RegbenchError(f"cannot write the results store {self.directory} "
+                                    f"({exc.strerror or exc}): nothing would be recorded") from None
 
     # writing
     def append(self, record: dict) -> None:
@@ -113,20 +146,30 @@ class ResultsStore:
             self._index = Index(self.path, ":memory:" if self._placeholder
                                 else self.directory / "records.index.sqlite")
         self._index.sync()
-        problems = self._index.query("SELECT line, message FROM damage")
-        if self._index.torn_line:
-            problems.append((self._index.torn_line, "an incomplete last line (an interrupted "
-                                                    "write); the next record seals it"))
         new: dict[str, list[int]] = {}
-        for line, message in problems:
+        for line, message in self._skipped():
             if (line, message) not in self._warned:
                 self._warned.add((line, message))
                 new.setdefault(message, []).append(line)
         for message, lines in new.items():  # one warning per kind of damage
-            where = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more lines"
-                                                       if len(lines) > 5 else "")
-            warnings.warn(f"{self.path}:{where}: skipped: {message}", StoreWarning, stacklevel=3)
+            warnings.warn(f"{self.path}:{line_numbers(lines)}: skipped: {message}", StoreWarning,
+                          stacklevel=3)
         return self._index
+
+    def _skipped(self) -> list[tuple[int, str]]:
+        problems = self._index.query("SELECT line, message FROM damage ORDER BY line")
+        if self._index.torn_line:
+            problems.append((self._index.torn_line, "an incomplete last line (an interrupted "
+                                                    "write); the next record seals it"))
+        return problems
+
+    def skipped(self) -> dict[str, list[int]]:
+        """Why → the numbers of the lines of the records file skipped for that reason."""
+        self.index  # brought up to date
+        found: dict[str, list[int]] = {}
+        for line, message in self._skipped():
+            found.setdefault(message, []).append(line)
+        return found
 
     def records(self) -> Iterator[dict]:
         """Every readable record, in the order written."""
@@ -170,3 +213,16 @@ class ResultsStore:
     def counts(self) -> dict[str, int]:
         """Records by status, every record counted."""
         return dict(self.index.query("SELECT status, count(*) FROM runs GROUP BY status"))
+
+
+def _probe(directory: Path) -> None:
+    """Write and sync one byte in a file of ``directory``, then remove it; ``OSError`` if it cannot
+    be written (read-only, no permission, full)."""
+    fd, name = tempfile.mkstemp(prefix=".regbench-probe-", dir=directory)
+    try:
+        if os.write(fd, b"\n") != 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.unlink(name)
