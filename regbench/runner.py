@@ -142,7 +142,8 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
             results_dir: str | Path | None = None) -> dict:
     """Train ``config`` and return its run record (never raises for a failing trial).
 
-    ``report(step, metrics)`` receives the task's intermediate metrics, if given. The record has
+    ``report(step, metrics)`` receives the task's intermediate metrics, if given; they are also
+    the run's training curve (``curve``: each number reported, by period, in its artifacts). The record has
     the run's wall time and the training loop's (``train_time_s``, ``None`` for a task of its own
     loop or a run that failed before training). Files the task
     writes (figures) go to ``<results_dir>/figures/<record id>/`` (without ``results_dir``, none);
@@ -158,9 +159,18 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
         regularizer = REGULARIZERS.get(config.reg)(**config.reg_params).to(device)
         ctx = RunContext(seed=config.seed, device=torch.device(device), quiet=quiet,
                          artifacts_dir=artifacts)
-        if report is not None:
-            ctx.report = report
+        curve: dict[str, list] = {}
+
+        def reported(step: int, values: dict) -> None:
+            for name, value in {"step": step, **values}.items():
+                if isinstance(value, (int, float)):
+                    curve.setdefault(name, []).append(value)
+            if report is not None:
+                report(step, values)
+        ctx.report = reported
         metrics = task.run(regularizer, ctx)
+        if curve:
+            metrics["curve"] = curve
         data = task.data_checksums()
         non_finite = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
         if non_finite:
