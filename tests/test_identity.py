@@ -114,6 +114,11 @@ def test_switches_that_cannot_change_a_result_are_not_identity(task, switches, m
     assert resolve(task, "none", {"lr": 0.5}).run_key != plain.run_key  # a result-changing one is
 
 
+# Studies committed part-way (results/README.md gives the command that continues each): how many of
+# their trials have no ok record yet. Any other count means run identity moved.
+PENDING = {"graph_link": 260, "svae_mnist": 28}
+
+
 def committed_studies():
     """(grid file, store) of every study committed with a store in results/."""
     return [(path, RESULTS / path.stem) for path in sorted(TASKS_DIR.glob("*.toml"))
@@ -124,11 +129,13 @@ def committed_studies():
                          ids=[path.stem for path, _ in committed_studies()])
 def test_every_committed_study_resolves_to_its_committed_records(grid_file, store_dir):
     """Each trial of a committed grid has its ok record in the committed store (what
-    ``regbench grid <study> --dry-run`` would find all done), from identity alone."""
+    ``regbench grid <study> --dry-run`` would find all done), from identity alone; a study
+    committed part-way misses exactly its pending trials."""
     keys = load_grid(grid_file).run_keys()
     done = {key for key, (status, _) in ResultsStore(store_dir).outcomes().items() if status == "ok"}
     missing = [key for key in keys if key not in done]
-    assert not missing, f"{len(missing)} of {len(keys)} trials of {grid_file.name} have no ok record"
+    assert len(missing) == PENDING.get(grid_file.stem, 0), (
+        f"{len(missing)} of {len(keys)} trials of {grid_file.name} have no ok record")
 
 
 def test_reading_a_study_plans_no_run(tmp_path, monkeypatch):
