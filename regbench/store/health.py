@@ -29,6 +29,7 @@ DAMAGED_FILE = "records.damaged.jsonl"
 
 @dataclass
 class Health:
+    """What :func:`examine` found."""
     records: int = 0
     damaged: list[tuple[int, str]] = field(default_factory=list)  # (line, why): fix moves them
     kept: list[tuple[int, str]] = field(default_factory=list)  # (line, why): records left as they are
@@ -46,10 +47,11 @@ def examine(store, fix: bool = False) -> Health:
             placed = [f"{folder}/{path.name}" for path in sorted((store.directory / folder).glob("*"))]
             health.orphans += [name for name in placed if name not in named]
         for path in sorted((store.directory / "staging").glob("*")):
-            holder = claims.holder(path.name)
+            # fixing, the claim is taken (and held till the end): no run may start meanwhile
+            holder = claims.take(path.name) if fix else claims.holder(path.name)
             if holder:
                 health.running.append((f"staging/{path.name}", holder))
-            elif not fix or claims.take(path.name) is None:  # while fixing, none may start it
+            else:
                 health.orphans.append(f"staging/{path.name}")
         if fix:
             _set_aside(store, damaged, keep)
