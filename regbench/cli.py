@@ -14,6 +14,7 @@ from .interrupt import interruptible
 from .registry import REGULARIZERS, TASKS, load_plugin
 from .params import check_unique
 from .store import ResultsStore
+from .store.claims import Claims, claim_pending, holders
 
 
 def parse_settings(items: list[str]) -> dict[str, str]:
@@ -35,18 +36,24 @@ def cmd_run(args) -> int:
     from .runner import execute, prepare
     config = prepare(args.task, args.reg, parse_settings(args.set), args.seed)
     store = checked_store(args.results)
-    previous = None if args.force else store.find_ok(config.run_key)
-    if previous:
-        print(f"Reusing record {previous['id']} (run {config.run_key}); --force to re-run.")
-        record = previous
-    else:
-        store.check(write=True)
-        record = execute(config, device=args.device, quiet=args.quiet, results_dir=store.directory)
-        try:
-            store.append(record)
-        except NotRecorded:
-            print(summary(record))
-            raise
+    with Claims(store.directory) as claims:
+        record = None if args.force else store.find_ok(config.run_key)
+        if record is None:
+            store.check(write=True)
+            holder = claims.take(config.run_key)
+            if holder:
+                print(f"Run {config.run_key} is computed by another process ({holder}); not run here.")
+                return 0
+            record = None if args.force else store.find_ok(config.run_key)  # recorded meanwhile
+        if record is None:
+            record = execute(config, device=args.device, quiet=args.quiet, results_dir=store.directory)
+            try:
+                store.append(record)
+            except NotRecorded:
+                print(summary(record))
+                raise
+        else:
+            print(f"Reusing record {record['id']} (run {config.run_key}); --force to re-run.")
     print(summary(record) + f"\n  record {record['id']} (run {record['run_key']}) in {store.path}")
     return 0 if record["status"] == "ok" else 1
 
@@ -149,9 +156,10 @@ def interrupted(grid, store: ResultsStore, args) -> str:
 def run_grid_trials(grid, store: ResultsStore, args) -> int:
     from .grid import labels
     trials = grid.trials()
-    status = {key: outcome[0] for key, outcome in store.outcomes().items()}
-    pending = [c for c in trials if (status.get(c.run_key) in ("failed", "diverged")
-                                     if args.retry_failed else c.run_key not in status)]
+    outcomes = store.outcomes()
+    status = {key: outcome[0] for key, outcome in outcomes.items()}
+    runs = partial(to_run, retry_failed=args.retry_failed)
+    pending = [c for c in trials if runs(outcomes.get(c.run_key))]
     recorded = sum(c.run_key in status for c in trials)
     if args.resume and not recorded:
         raise RegbenchError(f"nothing to resume: no trial of grid '{grid.name}' is recorded in "
@@ -159,41 +167,60 @@ def run_grid_trials(grid, store: ResultsStore, args) -> int:
     print(f"Grid {grid.name}: {len(trials)} trials, {recorded} already recorded, "
           f"{len(pending)} to run.")
     if args.dry_run:
-        to_run = {c.run_key for c in pending}
+        scheduled = {c.run_key for c in pending}
         names = labels([{**c.identity["params"]["task"], **c.identity["params"]["reg"]}
                         for c in trials], [(c.task, c.reg) for c in trials])
         for config, label in zip(trials, names):
-            state = "to run" if config.run_key in to_run else status.get(config.run_key, "not run")
+            state = "to run" if config.run_key in scheduled else status.get(config.run_key, "not run")
             print(f"  {state:<9} {config.task:<12} {config.reg:<12} seed {config.seed:<3} {label}")
         return 0
+    elsewhere = {}
     if pending:
         store.check(write=True)  # before Ray: Tune writes <results>/tune
-        from .cluster import ray_session
-        with ray_session(args.address, quiet=args.quiet):
-            from .scheduler import run_grid
-            run_grid(pending, store=store, name=grid.name, resources=grid.resources,
-                     metric=grid.metric, mode=grid.mode(grid.metric), plugins=args.plugin,
-                     quiet=args.quiet)
-    return grid_summary(grid.name, trials, store)
+        with Claims(store.directory) as claims:
+            pending, elsewhere = claim_pending(claims, store, pending, runs)
+            if pending:
+                from .cluster import ray_session
+                with ray_session(args.address, quiet=args.quiet):
+                    from .scheduler import run_grid
+                    run_grid(pending, store=store, name=grid.name, resources=grid.resources,
+                             metric=grid.metric, mode=grid.mode(grid.metric), plugins=args.plugin,
+                             quiet=args.quiet)
+    return grid_summary(grid.name, trials, store, elsewhere)
 
 
-def grid_summary(name: str, trials, store: ResultsStore) -> int:
-    """Counts by status (and each failure) of the grid's trials in the store; the exit status."""
-    outcomes = store.outcomes()
+def to_run(outcome: tuple | None, retry_failed: bool) -> bool:
+    """Whether a grid runs a trial whose run has this outcome ((status, error), None if none)."""
+    if retry_failed:
+        return outcome is not None and outcome[0] in ("failed", "diverged")
+    return outcome is None
+
+
+def grid_summary(name: str, trials, store: ResultsStore, elsewhere: dict | None = None) -> int:
+    """Counts by status (and each failure) of the grid's trials in the store, those not recorded
+    that another process computes (``elsewhere``: run_key → who) counted apart; the exit status."""
+    outcomes, elsewhere = store.outcomes(), elsewhere or {}
     counts: dict[str, int] = {}
+    skipped = []
     for config in trials:
         status, error = outcomes.get(config.run_key, ("not run", None))
+        if status == "not run" and config.run_key in elsewhere:
+            status = "computed by another process"
+            skipped.append(elsewhere[config.run_key])
         counts[status] = counts.get(status, 0) + 1
         if status in ("failed", "diverged"):
             print(f"  {status}: {config.task} × {config.reg} seed {config.seed} "
                   f"(run {config.run_key}): {error}")
+    if skipped:
+        print(f"  {len(skipped)} trials computed by another process ({holders(skipped)}); not run "
+              f"here (if it stops before recording them, --resume runs them)")
     print(f"Grid {name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
           + f"; records in {store.path}")
     if counts.get("not run"):
         print("Some trials did not finish: run the same command with --resume to complete them.")
-    elif set(counts) != {"ok"}:
+    elif set(counts) - {"ok", "computed by another process"}:
         print("Rerun the failed or diverged trials with --retry-failed.")
-    return 0 if set(counts) == {"ok"} else 1
+    return 0 if set(counts) <= {"ok", "computed by another process"} else 1
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -295,6 +322,12 @@ def cmd_report(args) -> int:
 def cmd_store(args) -> int:
     from .store import convert
     store = checked_store(args.results)
+    if args.fix and args.action != "check":
+        raise RegbenchError("--fix goes with regbench store check")
+    if args.action == "check":
+        if args.fix:
+            store.check(write=True)
+        return store_check(store, args.fix)
     if args.action == "migrate":
         count, backup = convert.migrate(store)
         if not count:
@@ -313,6 +346,30 @@ def cmd_store(args) -> int:
         added, present = convert.import_records(store, Path(args.file))
         print(f"Imported {added} records from {args.file} into {store.path} ({present} were there)")
     return 0
+
+
+def store_check(store: ResultsStore, fix: bool) -> int:
+    """``regbench store check [--fix]``: 0 when nothing is (left) amiss."""
+    from .store.health import DAMAGED_FILE, examine
+    found = examine(store, fix)
+    print(f"{store.path}: {found.records} records, {len(found.damaged)} damaged lines, "
+          f"{len(found.orphans)} orphaned run files.")
+    for line, why in found.damaged:
+        print(f"  damaged line {line}: {why}")
+    for line, why in found.kept:
+        print(f"  line {line} kept: {why}")
+    for name in found.orphans:
+        why = "a run's files that no live process is recording" if name.startswith("staging/") \
+            else "no record names it"
+        print(f"  orphan: {name} ({why})")
+    for name, holder in found.running:
+        print(f"  in progress: {name} (a run computed by {holder})")
+    if fix and (found.damaged or found.orphans):
+        print(f"Fixed: {len(found.damaged)} damaged lines moved to {store.directory / DAMAGED_FILE}, "
+              f"{len(found.orphans)} orphans removed.")
+    elif found.damaged or found.orphans:
+        print("`regbench store check --fix` moves the damaged lines aside and removes the orphans.")
+    return 1 if found.kept or (found.damaged or found.orphans) and not fix else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,12 +463,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: md for an --out ending in .md, else html")
     report.set_defaults(func=cmd_report)
 
-    store = sub.add_parser("store", parents=[common], help="migrate, export or import records")
-    store.add_argument("action", choices=["migrate", "export", "import"],
-                       help="migrate: convert a store of an older layout (keeps records.v<N>.jsonl); "
+    store = sub.add_parser("store", parents=[common],
+                           help="check, migrate, export or import records")
+    store.add_argument("action", choices=["check", "migrate", "export", "import"],
+                       help="check: name damaged lines and orphaned run files (--fix: move the "
+                            "lines aside, remove the orphans); "
+                            "migrate: convert a store of an older layout (keeps records.v<N>.jsonl); "
                             "export FILE: every readable record, sorted, with its artifact files; "
                             "import FILE: add a file's records that the store does not hold")
     store.add_argument("file", nargs="?", metavar="FILE")
+    store.add_argument("--fix", action="store_true",
+                       help="with check: move damaged lines to records.damaged.jsonl, remove orphans")
     store.set_defaults(func=cmd_store)
     return parser
 

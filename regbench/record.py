@@ -14,10 +14,10 @@ hashes the identity with the seed, ``config_key`` without it (one leaderboard ro
 
 **Layout** (``record_version``): 4. ``metrics`` holds numbers only; strings a run reports (its
 target, a split's digest, a note) are its ``info``; arrays and other values go to the run's
-artifact file (:func:`artifact_file`), its figures to :func:`figures_dir`. Layout 3 had the
-strings among the metrics, and the switches above in the identity; 1 and 2 had λ and ``target``
-among the task's hyperparameters (and 1 the arrays inside the record). :func:`upgrade` brings a
-record of any of them to the current layout.
+artifact file (:func:`artifact_file`), its figures to :func:`figures_dir` (both by way of
+:func:`staging_dir`). Layout 3 had the strings among the metrics, and the switches above in the
+identity; 1 and 2 had λ and ``target`` among the task's hyperparameters (and 1 the arrays inside
+the record). :func:`upgrade` brings a record of any of them to the current layout.
 """
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def artifact_file(record_id: str) -> str:
 def figures_dir(record_id: str) -> str:
     """The folder of a run's figures, relative to the store directory."""
     return f"figures/{record_id}"
+
+
+def staging_dir(run_key: str, record_id: str) -> str:
+    """Where a run writes its files until its record is appended (they then move to their places
+    above), relative to the store directory."""
+    return f"staging/{run_key}/{record_id}"
 
 
 # ---- identity ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import torch
 
 from .errors import Diverged, RegbenchError
 from .params import check_unique, unknown_name_message
-from .record import RunConfig, figures_dir, make_record
+from .record import RunConfig, make_record, staging_dir
 from .registry import REGULARIZERS, TARGETS, TASKS
 from .tasks._base import RunContext
 
@@ -107,13 +107,15 @@ def execute(config: RunConfig, device: str = "cpu", quiet: bool = True, report=N
     the run's training curve (``curve``: each number reported, by period, in its artifacts). The record has
     the run's wall time and the training loop's (``train_time_s``, ``None`` for a task of its own
     loop or a run that failed before training). Files the task
-    writes (figures) go to ``<results_dir>/figures/<record id>/`` (without ``results_dir``, none);
-    the store lists them, and moves non-scalar metrics into an artifact file, when it appends."""
+    writes (figures) go to the run's staging folder in ``results_dir`` (without it, none); the
+    store moves them to ``figures/<record id>/``, and non-scalar metrics into an artifact file,
+    when it appends the record."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     status, error, metrics, trace, data, ctx = "ok", None, {}, None, {}, None
     record_id = uuid.uuid4().hex[:12]
-    artifacts = Path(results_dir) / figures_dir(record_id) if results_dir else None
+    artifacts = (Path(results_dir) / staging_dir(config.run_key, record_id) / "figures"
+                 if results_dir else None)
     try:
         seed_everything(config.seed)
         task = TASKS.get(config.task)(**config.task_params)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .progress import duration
 from .store import ResultsStore
+from .store.claims import Claims, claim_pending, holders
 from .suite import Suite, Trial, workers
 
 
@@ -202,9 +203,17 @@ def run_suite(suite: Suite, store: ResultsStore, *, address=None, plugins=(), dr
 def run_stage(suite: Suite, store: ResultsStore, stage: str, trials: list[Trial], address, plugins) -> None:
     from .cluster import ray_session
     configs = list({t.config.run_key: t.config for t in trials}.values())
-    print(f"{stage}: {len(configs)} trials to run", flush=True)
-    with ray_session(address, quiet=True):
-        from .scheduler import run_grid
-        run_grid(configs, store=store, name=f"suite_{suite.name}_{stage}", resources=suite.resources,
-                 plugins=plugins, quiet=True, progress=Progress(f"suite {suite.name} · {stage}", len(configs)))
+    with Claims(store.directory) as claims:
+        configs, elsewhere = claim_pending(claims, store, configs, lambda outcome: outcome is None)
+        if elsewhere:
+            print(f"{stage}: {len(elsewhere)} trials computed by another process "
+                  f"({holders(elsewhere.values())}); not run here")
+        if not configs:
+            return
+        print(f"{stage}: {len(configs)} trials to run", flush=True)
+        with ray_session(address, quiet=True):
+            from .scheduler import run_grid
+            run_grid(configs, store=store, name=f"suite_{suite.name}_{stage}", resources=suite.resources,
+                     plugins=plugins, quiet=True,
+                     progress=Progress(f"suite {suite.name} · {stage}", len(configs)))
     sys.stdout.flush()

@@ -21,6 +21,7 @@ from .metrics.declared import metric
 from .registry import TASKS
 from .record import RunConfig
 from .store import ResultsStore
+from .store.claims import Claims, claim_pending, holders
 
 
 def validation_metric(grid: Grid, task: str) -> tuple[str, str]:
@@ -108,11 +109,15 @@ def tune_grid(grid: Grid, store: ResultsStore, algorithm: str, samples: int, *, 
         best = search(grid, plan, select, algorithm, samples, search_store, **options)
         configs = [RunConfig(t, r, b["task_params"], b["reg_params"], seed)
                    for (t, r), b in best.items() for seed in grid.seeds]
-        done = {key for key, (status, _) in store.outcomes().items() if status == "ok"}
-        pending = [c for c in configs if c.run_key not in done]
-        if pending:
-            run_grid(pending, store=store, name=f"{grid.name}_selected", resources=grid.resources,
-                     metric=grid.metric, mode=grid.mode(grid.metric), **options)
+        with Claims(store.directory) as claims:
+            pending, elsewhere = claim_pending(claims, store, configs,
+                                               lambda outcome: outcome is None or outcome[0] != "ok")
+            if elsewhere:
+                print(f"  {len(elsewhere)} runs of the selected configurations computed by another "
+                      f"process ({holders(elsewhere.values())}); not run here")
+            if pending:
+                run_grid(pending, store=store, name=f"{grid.name}_selected", resources=grid.resources,
+                         metric=grid.metric, mode=grid.mode(grid.metric), **options)
     selected = []
     for (task, reg), b in best.items():
         params = b["task_params"] | b["reg_params"]

@@ -12,6 +12,7 @@ from regbench.metrics.alignment import angle_aligned_deg, angle_raw_deg
 from regbench.models.ae_celeba import celeba_decoder, celeba_encoder
 from regbench.cli import main
 from regbench.models.ae_mnist import mnist_decoder, mnist_encoder
+from regbench.record import staging_dir
 from regbench.runner import execute, prepare
 from regbench.store import ResultsStore
 from regbench.tasks import celeba_ae, mnist_ae
@@ -66,8 +67,9 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     record = execute(config, results_dir=tmp_path)
     assert record["status"] == "ok", record["error"]
     metrics = record["metrics"]
-    for name in metrics["figures"]:
-        assert (tmp_path / "figures" / record["id"] / name).stat().st_size > 1000
+    staged = tmp_path / staging_dir(config.run_key, record["id"]) / "figures"
+    for name in metrics["figures"]:  # staged until the record is appended
+        assert (staged / name).stat().st_size > 1000
     assert len(metrics["latent.spectrum"]) == 8 and metrics["eccentricity"] >= 0
     metrics_spectrum = list(metrics["latent.spectrum"])
     assert math.isfinite(metrics["fcd"]) and math.isfinite(metrics["fcd_normal"])
@@ -80,6 +82,8 @@ def test_digits_run_records_figures_alignment_and_generation(tmp_path):
     for r in records:
         store.append(r)
     stored = next(store.records())
+    assert all((tmp_path / "figures" / record["id"] / name).is_file() for name in metrics["figures"])
+    assert not (tmp_path / "staging").exists()
     assert stored["artifacts"][f"figures/{record['id']}/spectrum.png"].startswith("sha256:")
     assert "latent.spectrum" not in stored["metrics"]
     assert store.load([1])[0]["metrics"]["latent.spectrum"] == metrics_spectrum

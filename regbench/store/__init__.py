@@ -1,10 +1,12 @@
 """The results store: ``<dir>/records.jsonl``, one JSON run record per line, and the run's files
-beside it (:mod:`.artifacts`).
+beside it (:mod:`.artifacts`); which process computes a run is in :mod:`.claims`, and what is
+damaged or left over in :mod:`.health`.
 
 The records file is append-only and human-readable: it is what ``results/`` keeps in git. An
-append holds an exclusive ``flock``, writes the whole line in one checked ``write`` and ``fsync``s
-it, so concurrent writers never interleave; a write that fails (disk full, read-only directory) is
-undone and raised as :class:`~regbench.errors.NotRecorded`, never left half-written. Readers go
+append holds an exclusive ``flock``, moves the run's files into place, writes the whole line in one
+checked ``write`` and ``fsync``s it, so concurrent writers never interleave; a write that fails
+(disk full, read-only directory) is undone, files included, and raised as
+:class:`~regbench.errors.NotRecorded`, never left half-written. Readers go
 through a derived SQLite index (:mod:`._index`). A line that is not a readable record (torn by a
 crash, NUL bytes, not UTF-8, not a record, written by a newer regbench) is reported once per
 process with its line number as a :class:`StoreWarning` and skipped; nothing is rewritten.
@@ -87,35 +89,36 @@ class ResultsStore:
 
     # writing
     def append(self, record: dict) -> None:
-        """Record a run: its artifacts first, then its line; ``NotRecorded`` if anything fails.
-        ``record`` itself is left as it was (it can be appended again)."""
-        record = dict(record)  # artifacts.save replaces its metrics and artifacts
-        written: list[Path] = []
+        """Record a run: its files moved into place and its line written, both under the lock, or
+        (``NotRecorded``) neither. ``record`` itself is left as it was (it can be appended again)."""
+        record = dict(record)  # artifacts.stage replaces its metrics and artifacts
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            written = artifacts.save(self.directory, record)
-            self._append_line(encode(record))
+            moves = artifacts.stage(self.directory, record)
+            self._append_line(encode(record), moves)
         except BaseException as exc:
-            for path in written:
-                path.unlink(missing_ok=True)
+            artifacts.unstage(self.directory, record)
             if not isinstance(exc, OSError):
                 raise
             where = f" ({exc.filename})" if exc.filename else ""
             raise NotRecorded(f"run {record.get('id')} was NOT recorded in {self.path}: "
                               f"{exc.strerror or exc}{where}") from None
+        artifacts.unstage(self.directory, record)  # its staging folders, now empty
 
-    def _append_line(self, line: bytes) -> None:
+    def _append_line(self, line: bytes, moves: list) -> None:
         fd = self._open_locked()
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # seal a line torn by a crashed writer; it stays damaged
+            artifacts.place(moves)
             try:
                 if os.write(fd, line) != len(line):
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                 os.fsync(fd)
-            except OSError:
-                os.ftruncate(fd, size)  # leave no torn entry behind
+            except BaseException:
+                os.ftruncate(fd, size)  # leave no torn entry behind, and no file without its line
+                artifacts.unplace(moves)
                 raise
         finally:
             os.close(fd)  # closing releases the lock

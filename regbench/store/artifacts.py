@@ -1,7 +1,11 @@
 """A run's files beside the store: the values a run reports that are not numbers or strings (codes,
 spectra, per-layer diagnostics, setups) in its artifact file, and the figures the task drew in
-its figures folder (:mod:`regbench.record` names both). The record lists each file by its path
-relative to the store directory, with its sha256, and holds only numbers and strings itself."""
+its figures folder (:mod:`regbench.record` names both). A run writes them to its staging folder;
+the store moves them into place while it holds the lock of the records file, just before it
+writes the record, so that every file in place belongs to a record but for a crash between the
+two (``regbench store check`` finds and removes such orphans). The record lists each file by its
+path relative to the store directory, with its sha256, and holds only numbers and strings
+itself."""
 from __future__ import annotations
 
 import json
@@ -10,7 +14,7 @@ from pathlib import Path
 
 from ..datasets.files import file_digest
 from ..errors import RegbenchError
-from ..record import artifact_file, figures_dir, split_metrics
+from ..record import artifact_file, figures_dir, split_metrics, staging_dir
 
 
 def sha256(path: Path) -> str:
@@ -32,27 +36,65 @@ def write_file(path: Path, data: bytes) -> None:
         raise
 
 
-def save(directory: Path, record: dict) -> list[Path]:
+def stage(directory: Path, record: dict) -> list[tuple[Path, Path]]:
     """Move ``record``'s metrics that are not numbers into its artifact file (strings into its
-    ``info``) and list that file and its figures in ``record["artifacts"]`` (keeping what it lists
-    already); returns the files written (to remove on failure)."""
+    ``info``), written to the run's staging folder, and list that file and the run's figures in
+    ``record["artifacts"]`` by the names :func:`place` gives them (keeping what it lists already;
+    figures already in their place, as an import puts them, are listed where they are). Returns
+    the moves (staged path, its place) to make."""
     numbers, info, rest = split_metrics(record["metrics"])
     rest.pop("figures", None)  # the names of the figure files, listed below with their digests
     record["metrics"] = numbers
     if info:
         record["info"] = {**(record.get("info") or {}), **info}
-    listed, written = dict(record.get("artifacts") or {}), []
+    staging = directory / staging_dir(record["run_key"], record["id"])
+    moves = []
     if rest:
-        path = directory / artifact_file(record["id"])
-        write_file(path, json.dumps(rest, sort_keys=True).encode())
-        written.append(path)
-        listed[path.relative_to(directory).as_posix()] = sha256(path)
+        write_file(staging / "artifact.json", json.dumps(rest, sort_keys=True).encode())
+        moves.append((staging / "artifact.json", directory / artifact_file(record["id"])))
     figures = directory / figures_dir(record["id"])
-    if figures.is_dir():
-        for path in sorted(figures.iterdir()):
-            listed[path.relative_to(directory).as_posix()] = sha256(path)
+    if (staging / "figures").is_dir():
+        moves.append((staging / "figures", figures))
+    listed = dict(record.get("artifacts") or {})
+    in_place = [] if (staging / "figures").is_dir() else [(figures, figures)]
+    for source, final in [*moves, *in_place]:
+        if source.is_file():
+            listed[final.relative_to(directory).as_posix()] = sha256(source)
+        for path in sorted(source.iterdir()) if source.is_dir() else []:
+            listed[(final / path.name).relative_to(directory).as_posix()] = sha256(path)
     record["artifacts"] = listed
-    return written
+    return moves
+
+
+def place(moves: list[tuple[Path, Path]]) -> None:
+    """Make the moves (renames), all of them or, on failure, none."""
+    done = []
+    try:
+        for staged, final in moves:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staged, final)
+            done.append((staged, final))
+    except BaseException:
+        unplace(done)
+        raise
+
+
+def unplace(moves: list[tuple[Path, Path]]) -> None:
+    """Undo :func:`place`: each file back to its staging folder."""
+    for staged, final in reversed(moves):
+        os.rename(final, staged)
+
+
+def unstage(directory: Path, record: dict) -> None:
+    """Remove the artifact file :func:`stage` wrote (it is written again from the metrics) and
+    the run's staging folders left empty; the figures staged stay."""
+    staging = directory / staging_dir(record["run_key"], record["id"])
+    (staging / "artifact.json").unlink(missing_ok=True)
+    for folder in (staging, staging.parent, staging.parent.parent):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or gone): what is left belongs to a run
 
 
 def load(directory: Path, record: dict) -> dict:

@@ -72,7 +72,8 @@ def migrate(store: ResultsStore) -> tuple[int, Path | None]:
         try:
             with open(new, "wb") as out:
                 for _, record in read_lines(store.path):
-                    artifacts.save(store.directory, record)
+                    artifacts.place(artifacts.stage(store.directory, record))
+                    artifacts.unstage(store.directory, record)
                     out.write(encode(record))
                     written += 1
                 out.flush()
