@@ -12,6 +12,7 @@ import os
 import socket
 import tempfile
 from contextlib import chdir, contextmanager
+from functools import partial
 
 from .errors import RegbenchError
 from .interrupt import reclaim
@@ -80,7 +81,7 @@ def ray_session(address: str | None = None, quiet: bool = False, **local_options
             from .watchdog import start
             start(os.getpid(), own)
             options["_temp_dir"] = own
-        with chdir(empty):
+        with chdir(empty), servers_in_sessions_of_their_own():
             ray.init(address=address or "local", **options)  # "local": never attach to one found here
         reclaim()  # Ctrl-C and SIGTERM stay regbench's
         try:
@@ -88,3 +89,17 @@ def ray_session(address: str | None = None, quiet: bool = False, **local_options
         finally:
             ray.shutdown()
 
+
+@contextmanager
+def servers_in_sessions_of_their_own():
+    """The processes Ray starts in the block (its servers, and through the raylet its agents and
+    workers) get sessions of their own: a SIGTERM to the driver's process group (what `timeout`, a
+    container stop or a batch scheduler sends) reaches the driver alone, which then shuts Ray down
+    in order, instead of killing Ray's servers under the driver."""
+    from ray._private import services
+    popen = services.ConsolePopen
+    services.ConsolePopen = partial(popen, start_new_session=True)
+    try:
+        yield
+    finally:
+        services.ConsolePopen = popen

@@ -175,7 +175,8 @@ def test_a_driver_killed_as_ray_starts_leaves_no_ray_process_behind(store_dir):
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("signum, to", [(signal.SIGINT, "driver"), (signal.SIGTERM, "driver")])
+@pytest.mark.parametrize("signum, to", [(signal.SIGINT, "driver"), (signal.SIGTERM, "driver"),
+                                        (signal.SIGTERM, "process group")])
 def test_first_interrupt_stops_the_grid_in_order_and_says_how_to_go_on(store_dir, signum, to):
     with running_grid() as (driver, processes):
         if to == "driver":
