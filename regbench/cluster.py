@@ -12,6 +12,7 @@ import os
 import socket
 import tempfile
 from contextlib import chdir, contextmanager
+from functools import partial
 
 from .errors import RegbenchError
 from .interrupt import reclaim
@@ -69,16 +70,36 @@ def ray_session(address: str | None = None, quiet: bool = False, **local_options
                             f"--head`, and give the address it prints)")
     # Ray puts the driver's working directory on its workers' sys.path, where a `matplotlib.py`
     # lying there would shadow the library in every trial; Ray starts in an empty directory
-    # instead, which lives as long as its processes (plugins are imported from the working
-    # directory explicitly, see `load_plugin`)
-    with tempfile.TemporaryDirectory(prefix="regbench-ray-") as empty:
-        with chdir(empty):
-            ray.init(address=address or "local", **options)  # "local": never attach to one found here
-        reclaim()  # Ctrl-C and SIGTERM stay regbench's
+    # instead (plugins are imported from the working directory explicitly, see `load_plugin`).
+    # A local instance keeps its session files beside it: its watchdog knows all of the
+    # instance's processes by that directory (see regbench.watchdog)
+    with tempfile.TemporaryDirectory(prefix="regbench-ray-", dir=os.environ.get("RAY_TMPDIR"),
+                                     ignore_cleanup_errors=True) as own:
+        empty = os.path.join(own, "empty")
+        os.mkdir(empty)
         if address is None:  # processes of our own: ended even if this driver is killed
             from .watchdog import start
-            start(os.getpid())
+            start(os.getpid(), own)
+            options["_temp_dir"] = own
+        with chdir(empty), servers_in_sessions_of_their_own():
+            ray.init(address=address or "local", **options)  # "local": never attach to one found here
+        reclaim()  # Ctrl-C and SIGTERM stay regbench's
         try:
             yield ray
         finally:
             ray.shutdown()
+
+
+@contextmanager
+def servers_in_sessions_of_their_own():
+    """The processes Ray starts in the block (its servers, and through the raylet its agents and
+    workers) get sessions of their own: a SIGTERM to the driver's process group (what `timeout`, a
+    container stop or a batch scheduler sends) reaches the driver alone, which then shuts Ray down
+    in order, instead of killing Ray's servers under the driver."""
+    from ray._private import services
+    popen = services.ConsolePopen
+    services.ConsolePopen = partial(popen, start_new_session=True)
+    try:
+        yield
+    finally:
+        services.ConsolePopen = popen

@@ -1,12 +1,16 @@
-"""Faults a long grid meets: a killed driver, Ctrl-C and SIGTERM, a worker that dies, --quiet,
-keys given twice, code in weight files, modules in the working directory, a store that cannot be
-written. Processes a test starts are ended by it, by their own ids."""
+"""Faults a long grid meets: a killed driver, Ctrl-C and SIGTERM (to the driver or its process
+group), a worker that dies, --quiet, keys given twice, code in weight files, modules in the working
+directory, a store that cannot be written. Processes a test starts are ended by it, by their own
+ids."""
 import contextlib
 import errno
+import glob
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -16,6 +20,7 @@ import pytest
 import torch
 
 import regbench.store
+from regbench import watchdog
 from regbench.cli import main
 from regbench.datasets.files import load_tensors
 from regbench.errors import RegbenchError
@@ -48,9 +53,56 @@ SHADOW = textwrap.dedent('''\
 
 
 def start(args, cwd=None) -> subprocess.Popen:
+    """``regbench ARGS`` in a session of its own: a signal to its process group reaches nothing of
+    the test's."""
     return subprocess.Popen([sys.executable, "-m", "regbench", *args], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                             env={"OMP_NUM_THREADS": "1", **os.environ})
+
+
+def first_worker(driver: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
+    """The driver's descendants as soon as a Ray worker (``ray::IDLE``) is among them."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert driver.poll() is None, driver.stdout.read()
+        found = psutil.Process(driver.pid).children(recursive=True)
+        if any(name_of(p) == "ray::IDLE" for p in found):
+            return found
+        time.sleep(0.05)
+    raise AssertionError("no Ray worker started")
+
+
+def name_of(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.NoSuchProcess:
+        return ""
+
+
+def group(pgid: int) -> list[int]:
+    """The pids of the live processes of process group ``pgid``: those a signal to it reaches."""
+    pids = []
+    for pid in psutil.pids():
+        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+            if os.getpgid(pid) == pgid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                pids.append(pid)
+    return pids
+
+
+def instance_processes(driver_pid: int) -> list[psutil.Process]:
+    """Every live process of the Ray instance that ``driver_pid`` started, whoever its parent:
+    those whose command line or open files name the instance's session directory
+    (``session_<date>_<driver pid>``)."""
+    session = re.compile(rf"/session_[\d_-]+_{driver_pid}/")
+    found = []
+    for process in psutil.process_iter():
+        try:
+            paths = [*process.cmdline(), *(f.path for f in process.open_files())]
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(session.search(path + "/") for path in paths):
+            found.append(process)
+    return found
 
 
 def running_trials(driver: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
@@ -59,13 +111,7 @@ def running_trials(driver: subprocess.Popen, timeout: float = 180) -> list[psuti
     while time.time() < deadline:
         assert driver.poll() is None, driver.stdout.read()
         found = psutil.Process(driver.pid).children(recursive=True)
-        names = []
-        for process in found:
-            try:
-                names.append(process.name())
-            except psutil.NoSuchProcess:
-                pass
-        if any("ImplicitFunc" in name for name in names):
+        if any("ImplicitFunc" in name_of(p) for p in found):
             return found
         time.sleep(0.5)
     raise AssertionError("no trial started")
@@ -113,15 +159,37 @@ def test_a_killed_driver_leaves_no_ray_process_behind(store_dir):
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_first_interrupt_stops_the_grid_in_order_and_says_how_to_go_on(store_dir, signum):
+def test_a_driver_killed_as_ray_starts_leaves_no_ray_process_behind(store_dir):
+    driver, processes = start([*LONG_GRID, "--quiet"]), []
+    try:
+        processes = first_worker(driver)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        processes += instance_processes(driver.pid)  # those the snapshot missed, if any
+        left = survivors(processes, within=15)
+        assert not left, [name_of(p) for p in left]
+        assert not instance_processes(driver.pid)
+        assert not glob.glob(f"{tempfile.gettempdir()}/regbench-ray-*/session_*_{driver.pid}")
+    finally:
+        end(driver, processes + instance_processes(driver.pid))
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("signum, to", [(signal.SIGINT, "driver"), (signal.SIGTERM, "driver"),
+                                        (signal.SIGTERM, "process group")])
+def test_first_interrupt_stops_the_grid_in_order_and_says_how_to_go_on(store_dir, signum, to):
     with running_grid() as (driver, processes):
-        driver.send_signal(signum)
+        if to == "driver":
+            driver.send_signal(signum)
+        else:  # what `timeout`, a container stop or a batch scheduler sends
+            assert group(driver.pid) == [driver.pid]  # Ray's servers cannot die under the driver
+            os.killpg(driver.pid, signum)
         out, _ = driver.communicate(timeout=120)
         assert driver.returncode == 130, out
         assert "Interrupted: 0 of 4 trials of grid inline recorded, none half-way." in out
         assert "To go on: regbench grid --task sphere --reg none,eccentric" in out
         assert not survivors(processes, within=15)
+        assert not instance_processes(driver.pid)
         assert list(ResultsStore(store_dir).records()) == []  # no trial finished; none half-written
 
 
@@ -134,6 +202,27 @@ def test_a_second_interrupt_exits_at_once(store_dir):
         driver.wait(timeout=10)
         assert driver.returncode == 130
         assert not survivors(processes, within=15)  # the watchdog ends what Ray left
+
+
+def test_the_watchdog_ends_every_process_in_its_directory_and_nothing_else(tmp_path):
+    own, other = tmp_path / "own", tmp_path / "other"
+    own.mkdir()
+    other.mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    with open(own / "log", "w") as log:  # by working directory, command line, open file
+        inside = [subprocess.Popen(sleep, cwd=own), subprocess.Popen([*sleep, str(own / "x")]),
+                  subprocess.Popen(sleep, cwd=other, stdout=log)]
+    outside = subprocess.Popen(sleep, cwd=other)
+    gone = subprocess.Popen(["true"])  # a driver already gone when the watchdog starts
+    gone.wait()
+    try:
+        assert sorted(watchdog.watch(gone.pid, str(own))) == sorted(p.pid for p in inside)
+        assert all(p.poll() is not None for p in inside) and outside.poll() is None
+        assert not own.exists()
+    finally:
+        for process in [*inside, outside]:
+            process.kill()
+            process.wait()
 
 
 def test_an_interrupted_run_records_nothing_and_says_so(store_dir):
