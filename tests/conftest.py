@@ -1,4 +1,5 @@
 import contextlib
+import errno
 import os
 import subprocess
 import sys
@@ -84,3 +85,13 @@ def make_record(task, reg, seed, metrics, status="ok", **settings):
     return {**made, "versions": {"git_commit": "abc", "torch": "2.x", "python": "3.11",
                                  "regbench": "0.1.0"}, "device": "cpu", "host": "h"}
 
+
+class FullDisk:
+    """The ``os`` module as the store sees it on a full disk: every write fails."""
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -17,6 +17,8 @@ import time
 
 import psutil
 import pytest
+
+from conftest import FullDisk
 import torch
 
 import regbench.store
@@ -362,17 +364,6 @@ def test_the_command_line_and_a_regularizer_table_still_override_shared_values(t
     grid.write_text(GRID + "lam = 1\nmu = 2\n[params.eccentric]\n\"reg.mu\" = 3\n")
     (trial,) = load_grid(grid).override(params={"reg.lam": "5"}).trials()
     assert (trial.reg_params["lam"], trial.reg_params["mu"]) == (5, 3)
-
-
-class FullDisk:
-    """The ``os`` module as the store sees it on a full disk: every write fails."""
-
-    def __getattr__(self, name):
-        return getattr(os, name)
-
-    @staticmethod
-    def write(fd, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 WRITERS = {"run": ["run", "--reg", "none", "--task", "sphere", "--set", "n=20", "steps=2"],

@@ -1,7 +1,6 @@
 """A run's files and its record: both or neither, whenever a process is killed; `regbench store
 check` names orphaned files and damaged lines, and `--fix` removes the orphans and moves the lines
 aside (nothing recorded is lost)."""
-import errno
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import regbench.store
-from conftest import make_record
+from conftest import FullDisk, make_record
 from regbench.cli import main
 from regbench.errors import NotRecorded
 from regbench.record import staging_dir
@@ -54,17 +53,6 @@ def killed(code: str, store_dir) -> None:
                           capture_output=True, text=True, timeout=300,
                           env={"OMP_NUM_THREADS": "1", **os.environ})
     assert done.returncode == -9, done.stderr
-
-
-class FullDisk:
-    """The ``os`` module as the store sees it on a full disk: every write fails."""
-
-    def __getattr__(self, name):
-        return getattr(os, name)
-
-    @staticmethod
-    def write(fd, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def files(directory) -> list[str]:
