@@ -238,9 +238,10 @@ def one_round(trees: dict, store: Path, probe: str, outputs: Path) -> dict:
     got = {}
     for side, tree in trees.items():
         drop_index(store)
-        got["lb_s", side], got["lb_mib", side] = leaderboard(tree, store, outputs / f"{side}.md")
-        got["lb_warm_s", side], got["lb_warm_mib", side] = leaderboard(tree, store,
-                                                                     outputs / f"{side}.md")
+        out = outputs / side / "leaderboard.md"  # the same name: figure links read alike
+        out.parent.mkdir(exist_ok=True)
+        got["lb_s", side], got["lb_mib", side] = leaderboard(tree, store, out)
+        got["lb_warm_s", side], got["lb_warm_mib", side] = leaderboard(tree, store, out)
         got["find_call", side], got["find_s", side], got["find_mib", side] = find_ok(tree, store, probe)
         drop_index(store)
         got["find_call_cold", side], got["find_s_cold", side], _ = find_ok(tree, store, probe)
@@ -331,7 +332,7 @@ def main():
         print(f"medians (min–max) of {args.rounds} round(s), each measure in a fresh interpreter; "
               f"{os.cpu_count()} CPUs, load average {load}: a shared machine, timings are noisy")
         print("\n".join(table(results, args.baseline)))
-        old, new = ([line for line in (outputs / f"{side}.md").read_text().splitlines()
+        old, new = ([line for line in (outputs / side / "leaderboard.md").read_text().splitlines()
                      if not line.startswith(("Generated", "CPUs"))] for side in ("old", "new"))
         print(f"leaderboard lines: {len(old):,} today, {len(new):,} new; other than the footer's "
               f"date and CPUs line, {'the same' if old == new else 'DIFFERENT'}")
