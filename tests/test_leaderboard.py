@@ -237,5 +237,6 @@ def test_the_footer_names_the_cpus_and_counts_the_records_that_name_none(store):
                                         "threads": 1}})
     older = make_record("digits_ae", "none", 1, {"test_mse": 0.1})
     store.append({k: v for k, v in older.items() if k != "hardware"})
+    store.append({**make_record("digits_ae", "none", 2, {"test_mse": 0.1}), "hardware": None})
     assert ("CPUs (a CPU run's last bits depend on them): AMD EPYC (AVX512, mkl 2024.2, 1 thread) "
-            "×1, not recorded ×1.") in to_markdown(store)
+            "×1, not recorded ×2.") in to_markdown(store)

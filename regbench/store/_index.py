@@ -49,15 +49,16 @@ def _number(path: str) -> str:
     return f"iif(json_type(j, '{path}') IN ('integer', 'real'), j ->> '{path}', NULL)"
 
 
-# The columns of ``runs`` up to ``metrics`` as SQLite extracts them from a line ``j`` (the fast
+# The columns of ``runs`` but ``declared`` as SQLite extracts them from a line ``j`` (the fast
 # path: SQLite parses JSON far faster than Python); :func:`run_row` is the same in Python, for a
-# line SQLite does not read (NaN, infinities) and :data:`READABLE` does not pass.
+# line that :data:`READABLE` does not pass (NaN, infinities).
 EXTRACTED = ", ".join([
     "line", "offset", "length", *map(_text, ("$.id", "$.run_key", "$.config_key", "$.task")),
     "ifnull(j ->> '$.task_version', 1)", _text("$.reg"), "ifnull(j ->> '$.reg_version', 1)",
     _text("$.seed"), _text("$.status"), "nullif(substr(ifnull(j ->> '$.error', ''), 1, 500), '')",
     _json("$.params", "{}"), _text("$.started_at"), _text("$.versions.git_commit"),
-    _text("$.versions.torch"), _text("$.device"), "j -> '$.hardware'", _text("$.host"),
+    _text("$.versions.torch"), _text("$.device"),
+    "iif(json_type(j, '$.hardware') = 'object', j -> '$.hardware', NULL)", _text("$.host"),
     _json("$.data", "{}"), _json("$.artifacts", "{}"), _text("$.none_key"),
     _json("$.directions", "[]"), _json("$.cross_run", "[]"),
     f"iif(json_type(j, '$.train_time_s') IS NULL, {_number('$.metrics.train_time_s')}, "
@@ -66,7 +67,7 @@ EXTRACTED = ", ".join([
 # (nothing looks into a line before json_valid passes it: a JSON function raises on malformed JSON).
 READABLE = "CASE WHEN json_valid(j) THEN " + " AND ".join([
     "json_type(j) = 'object'", "json_type(j, '$.record_version') = 'integer'",
-    "j ->> '$.record_version' = ?", "json_type(j, '$.metrics') = 'object'",
+    f"j ->> '$.record_version' = {RECORD_VERSION}", "json_type(j, '$.metrics') = 'object'",
     *(f"json_type(j, '$.{key}') IS NOT NULL" for key in REQUIRED)]) + " END"
 INSERT = (f"INSERT INTO runs SELECT {EXTRACTED}, NULL FROM (SELECT ? AS line, ? AS offset, "
           f"? AS length, ? AS j) WHERE {READABLE}")
@@ -80,7 +81,7 @@ def run_row(line: int, offset: int, length: int, r: dict) -> tuple:
             r.get("task_version", 1), r["reg"], r.get("reg_version", 1), r["seed"], r["status"],
             (r.get("error") or "")[:500] or None, _dumps(r.get("params") or {}),
             r.get("started_at"), versions.get("git_commit"), versions.get("torch"), r.get("device"),
-            None if r.get("hardware") is None else _dumps(r["hardware"]), r.get("host"),
+            _dumps(r["hardware"]) if isinstance(r.get("hardware"), dict) else None, r.get("host"),
             _dumps(r.get("data") or {}), _dumps(r.get("artifacts") or {}), r.get("none_key"),
             _dumps(r.get("directions") or []), _dumps(r.get("cross_run") or []),
             _finite_or_none(r.get("train_time_s", r["metrics"].get("train_time_s"))),
@@ -112,7 +113,6 @@ class Index:
                 self.db, self.in_memory = self._open(":memory:"), True  # e.g. a directory we may
             else:                                                        # not write: this process
                 self.db = self._open(path)  # a damaged index is only a cache: built anew
-        self.names: dict[str, int] = {}
 
     @staticmethod
     def _remove(path: Path) -> bool:
@@ -203,7 +203,7 @@ class Index:
         texts = []
         for line, offset, raw in batch:
             try:
-                texts.append((line, offset, len(raw), raw.decode("utf-8"), RECORD_VERSION))
+                texts.append((line, offset, len(raw), raw.decode("utf-8")))
             except UnicodeDecodeError:
                 pass  # Python says why below
         self.db.executemany(INSERT, texts)
