@@ -15,15 +15,18 @@ hashes the identity with the seed, ``config_key`` without it (one leaderboard ro
 **Layout** (``record_version``): 4. ``metrics`` holds numbers only; strings a run reports (its
 target, a split's digest, a note) are its ``info``; arrays and other values go to the run's
 artifact file (:func:`artifact_file`), its figures to :func:`figures_dir` (both by way of
-:func:`staging_dir`). Layout 3 had the strings among the metrics, and the switches above in the
-identity; 1 and 2 had λ and ``target`` among the task's hyperparameters (and 1 the arrays inside
-the record). :func:`upgrade` brings a record of any of them to the current layout.
+:func:`staging_dir`). ``hardware`` (CPU model, instruction set, BLAS, threads: what a CPU run's
+last bits depend on) is information, not identity; records made before it lack it, and readers take
+it as optional. Layout 3 had the strings among the metrics, and the switches above in the identity;
+1 and 2 had λ and ``target`` among the task's hyperparameters (and 1 the arrays inside the record).
+:func:`upgrade` brings a record of any of them to the current layout.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
+import re
 import socket
 import uuid
 from dataclasses import dataclass
@@ -177,6 +180,7 @@ def make_record(config: RunConfig, device: str, status: str, error: str | None, 
         "train_time_s": None if train_time_s is None else round(train_time_s, 3),
         "versions": versions(),
         "device": describe_device(device),
+        "hardware": hardware(),
         "host": socket.gethostname(),
     }
 
@@ -188,6 +192,37 @@ def versions() -> dict[str, str | None]:
     from . import __version__
     return {"python": platform.python_version(), "torch": torch.__version__,
             "regbench": __version__, "git_commit": git_commit()}
+
+
+def hardware() -> dict[str, str | int]:
+    """What a CPU run's last bits depend on: the CPU model, the instruction set torch's kernels
+    use, the BLAS torch was built with, and the thread count. Information, not identity: the same
+    run on another CPU gives other round-off."""
+    import torch
+    return {**_cpu_and_blas(), "isa": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads()}
+
+
+@lru_cache(maxsize=1)
+def _cpu_and_blas() -> dict[str, str]:
+    import torch
+    build = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", build)
+    blas_version = re.search(r"Math Kernel Library Version ([\w.]+)", build)
+    return {"cpu": cpu_model(), "blas": " ".join(m.group(1) for m in (blas, blas_version) if m)
+            or "unknown"}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` says."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def describe_device(device: str) -> str:

@@ -155,3 +155,17 @@ def test_reading_a_study_plans_no_run(tmp_path, monkeypatch):
         grid.trials()
     markdown, _ = study_report(grid, store)
     assert "| eccentric | n=20 |" in markdown and "| none | n=20 |" in markdown
+
+
+def test_a_record_names_its_cpu_and_blas_which_are_not_identity(monkeypatch):
+    import torch
+
+    from regbench import record
+    config = resolve("sphere", "none", {"n": 20}, 0)
+    here = record.make_record(config, "cpu", "ok", None)
+    assert set(here["hardware"]) == {"cpu", "isa", "blas", "threads"}
+    assert here["hardware"]["threads"] == torch.get_num_threads()
+    monkeypatch.setattr(record, "_cpu_and_blas", lambda: {"cpu": "Other CPU", "blas": "openblas"})
+    elsewhere = record.make_record(config, "cpu", "ok", None)
+    assert elsewhere["hardware"]["cpu"] == "Other CPU"
+    assert (elsewhere["run_key"], elsewhere["config_key"]) == (here["run_key"], here["config_key"])

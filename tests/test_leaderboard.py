@@ -229,3 +229,14 @@ def test_effect_sizes_beside_the_p_values(store):
         ["negligible", "small", "medium", "large", "large"]
     assert [magnitude(v, "cliffs_delta") for v in (0.1, 0.2, -0.4, 0.9)] == \
         ["negligible", "small", "medium", "large"]
+
+
+def test_the_footer_names_the_cpus_and_counts_the_records_that_name_none(store):
+    named = make_record("digits_ae", "none", 0, {"test_mse": 0.1})
+    store.append({**named, "hardware": {"cpu": "AMD EPYC", "isa": "AVX512", "blas": "mkl 2024.2",
+                                        "threads": 1}})
+    older = make_record("digits_ae", "none", 1, {"test_mse": 0.1})
+    store.append({k: v for k, v in older.items() if k != "hardware"})
+    store.append({**make_record("digits_ae", "none", 2, {"test_mse": 0.1}), "hardware": None})
+    assert ("CPUs (a CPU run's last bits depend on them): AMD EPYC (AVX512, mkl 2024.2, 1 thread) "
+            "×1, not recorded ×2.") in to_markdown(store)

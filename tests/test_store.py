@@ -454,7 +454,7 @@ def _answers(store):
     records = quiet_records(store)
     return ([r["id"] for r in records], store.outcomes(), store.counts(),
             {r["run_key"]: (store.find_ok(r["run_key"]) or {}).get("id") for r in records},
-            store.index.query("SELECT line, value FROM metrics ORDER BY line, metric"))
+            sorted(store.index.metric_rows(range(1, len(records) + 2))))
 
 
 def test_deleting_the_index_is_harmless(tmp_path):
@@ -508,9 +508,8 @@ def test_a_replaced_records_file_is_indexed_again(tmp_path, change):
         assert [{k: v for k, v in r.items() if k != "artifacts"} for r in records] == \
             [{k: v for k, v in r.items() if k != "artifacts"} for r in new]
         assert set(reader.outcomes()) == {r["run_key"] for r in new}
-        values = reader.index.query("SELECT value FROM metrics JOIN metric_names ON metric = id "
-                                    "WHERE name = 'norm_mean' ORDER BY line")
-        assert [v for v, in values] == [r["metrics"]["norm_mean"] for r in new]
+        values = reader.index.metric_rows(range(1, len(new) + 1), ["norm_mean"])
+        assert [v for _, _, v in sorted(values)] == [r["metrics"]["norm_mean"] for r in new]
         for record in old:
             if record["run_key"] not in {r["run_key"] for r in new}:
                 assert reader.find_ok(record["run_key"]) is None
@@ -603,3 +602,18 @@ def test_a_records_file_that_is_a_directory_is_one_line_and_creates_nothing(tmp_
         f"records: move it out of the way"]
     assert [p.name for p in tmp_path.iterdir()] == ["records.jsonl"]
     assert not any((tmp_path / "records.jsonl").iterdir())
+
+
+def test_a_line_that_only_python_reads_is_indexed_like_the_others(tmp_path):
+    """SQLite's JSON reader indexes a line; one it cannot read (NaN is Python's JSON, not
+    standard) is indexed by Python, with the same answers."""
+    store = ResultsStore(tmp_path)
+    store.append(sphere(0, norm_mean=0.5, energy_s1=float("nan")))
+    store.append(sphere(1, norm_mean=0.5, energy_s1=2.0))
+    assert sorted(store.index.metric_rows([1, 2], ["norm_mean", "energy_s1"])) == [
+        (1, "norm_mean", 0.5), (2, "energy_s1", 2.0), (2, "norm_mean", 0.5)]
+    (_, layout, first), (_, same_layout, second) = sorted(store.index.declared([1, 2]))
+    names = [name for name, _ in json.loads(layout)]
+    assert layout == same_layout and json.loads(first)[names.index("norm_std")] == 0.0
+    assert json.loads(first)[names.index("energy_s1")] is None
+    assert json.loads(second)[names.index("energy_s1")] == 2.0

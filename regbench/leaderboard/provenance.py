@@ -20,11 +20,15 @@ def provenance(counted: Counted) -> str:
                        for name, digest in json.loads(data).items()})
     statuses = counted.store.counts()
 
-    def tally(position: int, unknown: str) -> str:
+    def tally(describe, unknown: str) -> str:
+        """``value ×count, …`` of ``describe(commit, torch, device, host, hardware)``."""
         totals = Counter()
-        for row in machines:
-            totals[row[position] if position >= 0 else f"{row[2] or '?'} on {row[3] or '?'}"] += row[4]
+        for *row, count in machines:
+            totals[describe(*row)] += count
         return ", ".join(f"{k or unknown} ×{n}" for k, n in sorted(totals.items(), key=str)) or "none"
+
+    def place(commit, torch, device, host, hardware) -> str:
+        return f"{device or '?'} on {host or '?'}"
 
     return "\n".join([
         f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by regbench {__version__} "
@@ -32,11 +36,24 @@ def provenance(counted: Counted) -> str:
         f"Runs counted: {len(counted.runs)} (one per task, configuration and seed: the latest ok "
         f"record) of {sum(statuses.values())} records "
         f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).{skipped(counted.store)} "
-        f"regbench commits: {tally(0, 'none')}. torch: {tally(1, 'none')}.",
-        f"Hardware: {tally(-1, '?')}.",
+        f"regbench commits: {tally(lambda commit, *_: commit, 'none')}. "
+        f"torch: {tally(lambda _, torch, *__: torch, 'none')}.",
+        f"Hardware: {tally(place, '?')}.",
+        f"CPUs (a CPU run's last bits depend on them): "
+        f"{tally(lambda *row: cpu(row[-1]), 'not recorded')}.",
         f"Datasets: {', '.join(datasets) or 'no checksums recorded'}.",
         "Tests against none: scipy.stats.ttest_rel (n ≥ 3) and wilcoxon (n ≥ 6) over the seeds "
         "both ran, Holm-corrected across the rows of each table."])
+
+
+def cpu(hardware: str | None) -> str | None:
+    """``AMD EPYC (AVX512, mkl 2024.2, 1 thread)`` of a record's ``hardware`` (JSON)."""
+    if not hardware:
+        return None
+    found = json.loads(hardware)
+    threads = found.get("threads")
+    return (f"{found.get('cpu', '?')} ({found.get('isa', '?')}, {found.get('blas', '?')}, "
+            f"{threads} thread{'s' if threads != 1 else ''})")
 
 
 def skipped(store: ResultsStore) -> str:

@@ -65,17 +65,17 @@ def declared_values(index, lines) -> tuple[pd.DataFrame, dict[int, str]]:
     numeric metric for a task that declares none), and code → metric name."""
     codes: dict[str, int] = {}
     layouts: dict[str, tuple[list, list]] = {}
-    for line, layout, blob in index.declared(lines):
-        found, blobs = layouts.setdefault(layout, ([], []))
+    for line, layout, values in index.declared(lines):
+        found, texts = layouts.setdefault(layout, ([], []))
         found.append(line)
-        blobs.append(blob)
+        texts.append(values)
     parts, undeclared = [], []
-    for layout, (found, blobs) in layouts.items():
+    for layout, (found, texts) in layouts.items():
         metrics = [name for name, _ in json.loads(layout)]
         if not metrics:
             undeclared += found
             continue
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(len(found), len(metrics))
+        matrix = np.array(json.loads(f"[{','.join(texts)}]"), dtype=np.float64)  # null: NaN
         found = np.array(found, dtype=np.int64)
         for column, name in enumerate(metrics):
             present = ~np.isnan(matrix[:, column])

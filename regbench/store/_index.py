@@ -2,61 +2,103 @@
 date by reading only what was appended since. It answers "is this run done?" with one indexed
 look-up and gives the leaderboard the scalar metrics without parsing any record. Deleting it is
 safe: it is rebuilt from the records; a records file that was replaced (rewritten, checked out
-anew) is noticed by its fingerprint and indexed again from the start."""
+anew) is noticed by its fingerprint and indexed again from the start.
+
+SQLite's JSON functions read the lines (several times faster than Python's ``json``); a line they
+cannot read as a record (NaN or infinities, which Python writes; damage) goes to Python's reader,
+which indexes it or names the damage. Each run's numeric metrics are kept as its JSON object, and its
+declared metrics as a JSON array in declared order."""
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import json
+import math
 import os
 import sqlite3
 from pathlib import Path
 
-import numpy as np
-
+from ..record import RECORD_VERSION, REQUIRED
 from ._lines import Damaged, parse
 
-SCHEMA = "5"
+SCHEMA = "6"
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(line INTEGER PRIMARY KEY, offset INTEGER, length INTEGER, id TEXT,
   run_key TEXT, config_key TEXT, task TEXT, task_version INTEGER, reg TEXT, reg_version INTEGER,
   seed INTEGER, status TEXT, error TEXT, params TEXT, started_at TEXT, git_commit TEXT, torch TEXT,
-  device TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT, cross_run TEXT,
-  declared BLOB, train_time REAL, wall_time REAL);
+  device TEXT, hardware TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT,
+  cross_run TEXT, train_time REAL, wall_time REAL, metrics TEXT, declared TEXT);
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs(run_key, status);
-CREATE TABLE IF NOT EXISTS metric_names(id INTEGER PRIMARY KEY, name TEXT UNIQUE);
-CREATE TABLE IF NOT EXISTS metrics(metric INTEGER, line INTEGER, value REAL,
-  PRIMARY KEY(metric, line)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS damage(line INTEGER PRIMARY KEY, message TEXT);
 """
-TABLE_NAMES = ("meta", "runs", "metrics", "metric_names", "damage")
-BATCH = 2000
+TABLE_NAMES = ("meta", "runs", "damage", "metrics", "metric_names")  # the last two: schema 5's
+BATCH = 5000
 FINGERPRINT = 256  # bytes hashed at the start and just before the indexed end of the file
 
 
+def _text(path: str) -> str:
+    return f"j ->> '{path}'"
+
+
+def _json(path: str, empty: str) -> str:
+    return f"ifnull(j -> '{path}', '{empty}')"
+
+
+def _number(path: str) -> str:
+    return f"iif(json_type(j, '{path}') IN ('integer', 'real'), j ->> '{path}', NULL)"
+
+
+# The columns of ``runs`` but ``declared`` as SQLite extracts them from a line ``j`` (the fast
+# path: SQLite parses JSON far faster than Python); :func:`run_row` is the same in Python, for a
+# line that :data:`READABLE` does not pass (NaN, infinities).
+EXTRACTED = ", ".join([
+    "line", "offset", "length", *map(_text, ("$.id", "$.run_key", "$.config_key", "$.task")),
+    "ifnull(j ->> '$.task_version', 1)", _text("$.reg"), "ifnull(j ->> '$.reg_version', 1)",
+    _text("$.seed"), _text("$.status"), "nullif(substr(ifnull(j ->> '$.error', ''), 1, 500), '')",
+    _json("$.params", "{}"), _text("$.started_at"), _text("$.versions.git_commit"),
+    _text("$.versions.torch"), _text("$.device"),
+    "iif(json_type(j, '$.hardware') = 'object', j -> '$.hardware', NULL)", _text("$.host"),
+    _json("$.data", "{}"), _json("$.artifacts", "{}"), _text("$.none_key"),
+    _json("$.directions", "[]"), _json("$.cross_run", "[]"),
+    f"iif(json_type(j, '$.train_time_s') IS NULL, {_number('$.metrics.train_time_s')}, "
+    f"{_number('$.train_time_s')})", _number("$.wall_time_s"), "j -> '$.metrics'"])
+# What :func:`._lines.parse` accepts, or less: the lines SQLite can read as a current record
+# (nothing looks into a line before json_valid passes it: a JSON function raises on malformed JSON).
+READABLE = "CASE WHEN json_valid(j) THEN " + " AND ".join([
+    "json_type(j) = 'object'", "json_type(j, '$.record_version') = 'integer'",
+    f"j ->> '$.record_version' = {RECORD_VERSION}", "json_type(j, '$.metrics') = 'object'",
+    *(f"json_type(j, '$.{key}') IS NOT NULL" for key in REQUIRED)]) + " END"
+INSERT = (f"INSERT INTO runs SELECT {EXTRACTED}, NULL FROM (SELECT ? AS line, ? AS offset, "
+          f"? AS length, ? AS j) WHERE {READABLE}")
+
+
 def run_row(line: int, offset: int, length: int, r: dict) -> tuple:
+    """The row of a record that only Python reads (NaN and infinities become null)."""
     versions = r.get("versions") or {}
+    numbers = {k: v for k, v in r["metrics"].items() if _finite(v)}
     return (line, offset, length, r["id"], r["run_key"], r["config_key"], r["task"],
             r.get("task_version", 1), r["reg"], r.get("reg_version", 1), r["seed"], r["status"],
-            (r.get("error") or "")[:500] or None, json.dumps(r.get("params") or {}, sort_keys=True),
-            r.get("started_at"), versions.get("git_commit"), versions.get("torch"),
-            r.get("device"), r.get("host"), json.dumps(r.get("data") or {}, sort_keys=True),
-            json.dumps(r.get("artifacts") or {}, sort_keys=True), r.get("none_key"),
-            json.dumps(r.get("directions") or []), json.dumps(r.get("cross_run") or []), declared(r),
-            _number(r.get("train_time_s", r["metrics"].get("train_time_s"))), _number(r.get("wall_time_s")))
+            (r.get("error") or "")[:500] or None, _dumps(r.get("params") or {}),
+            r.get("started_at"), versions.get("git_commit"), versions.get("torch"), r.get("device"),
+            _dumps(r["hardware"]) if isinstance(r.get("hardware"), dict) else None, r.get("host"),
+            _dumps(r.get("data") or {}), _dumps(r.get("artifacts") or {}), r.get("none_key"),
+            _dumps(r.get("directions") or []), _dumps(r.get("cross_run") or []),
+            _finite_or_none(r.get("train_time_s", r["metrics"].get("train_time_s"))),
+            _finite_or_none(r.get("wall_time_s")), _dumps(numbers),
+            _dumps([numbers.get(name) for name, _ in r.get("directions") or []]))
 
 
-def declared(record: dict) -> bytes:
-    """The metrics its task declares, in their declared order, as float64 bytes (NaN where the
-    record has no number): what a leaderboard reads of each run, in one value."""
-    metrics = record["metrics"]
-    return np.array([_number(metrics.get(name)) for name, _ in record.get("directions") or []],
-                    dtype=np.float64).tobytes()
+def _dumps(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _number(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _finite_or_none(value) -> float | None:
+    return float(value) if _finite(value) else None
 
 
 class Index:
@@ -71,7 +113,6 @@ class Index:
                 self.db, self.in_memory = self._open(":memory:"), True  # e.g. a directory we may
             else:                                                        # not write: this process
                 self.db = self._open(path)  # a damaged index is only a cache: built anew
-        self.names: dict[str, int] = {}
 
     @staticmethod
     def _remove(path: Path) -> bool:
@@ -119,7 +160,6 @@ class Index:
 
     def _sync(self) -> None:
         meta = dict(self.db.execute("SELECT key, value FROM meta"))
-        self.names = dict(self.db.execute("SELECT name, id FROM metric_names"))
         if not self.records.exists():
             if meta.get("offset", "0") != "0":
                 self._reset()
@@ -131,26 +171,19 @@ class Index:
                 self._reset()
                 offset = line = 0
             f.seek(offset)
-            runs, values, damage = [], [], []
+            batch = []
             self.torn_line = None
             for raw in f:
                 if not raw.endswith(b"\n"):
                     self.torn_line = line + 1
                     break
                 line += 1
-                try:
-                    record = parse(raw)
-                except Damaged as exc:
-                    damage.append((line, str(exc)))
-                else:
-                    runs.append(run_row(line, offset, len(raw), record))
-                    values += [(self._name_id(k), line, float(v)) for k, v in record["metrics"].items()
-                               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                batch.append((line, offset, raw))
                 offset += len(raw)
-                if len(runs) >= BATCH:
-                    self._insert(runs, values, damage)
-                    runs, values, damage = [], [], []
-            self._insert(runs, values, damage)
+                if len(batch) >= BATCH:
+                    self._insert(batch)
+                    batch = []
+            self._insert(batch)
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
                 ("schema", SCHEMA), ("offset", str(offset)), ("lines", str(line)),
                 ("fingerprint", _fingerprint(f, offset))])
@@ -161,18 +194,47 @@ class Index:
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in filter(str.strip, TABLES.split(";")):  # executescript would commit
             self.db.execute(statement)
-        self.names = {}
 
-    def _name_id(self, name: str) -> int:
-        if name not in self.names:
-            self.names[name] = self.db.execute("INSERT INTO metric_names(name) VALUES (?)",
-                                               (name,)).lastrowid
-        return self.names[name]
-
-    def _insert(self, runs, values, damage) -> None:
-        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 27)})", runs)
-        self.db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", values)
+    def _insert(self, batch: list[tuple[int, int, bytes]]) -> None:
+        """Index these (line number, offset, bytes): SQLite reads the lines it can; Python the
+        rest, or says why it cannot (the damage)."""
+        if not batch:
+            return
+        texts = []
+        for line, offset, raw in batch:
+            try:
+                texts.append((line, offset, len(raw), raw.decode("utf-8")))
+            except UnicodeDecodeError:
+                pass  # Python says why below
+        self.db.executemany(INSERT, texts)
+        first, last = batch[0][0], batch[-1][0]
+        self._fill_declared(first, last)
+        read = {line for line, in self.db.execute("SELECT line FROM runs WHERE line BETWEEN ? AND ?",
+                                                  (first, last))}
+        runs, damage = [], []
+        for line, offset, raw in batch:
+            if line not in read:
+                try:
+                    runs.append(run_row(line, offset, len(raw), parse(raw)))
+                except Damaged as exc:
+                    damage.append((line, str(exc)))
+        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 29)})", runs)
         self.db.executemany("INSERT INTO damage VALUES (?, ?)", damage)
+
+    def _fill_declared(self, first: int, last: int) -> None:
+        """The declared metrics of the lines SQLite read, as a JSON array in declared order (null
+        where the record has no number), one statement per layout of declared metrics."""
+        layouts = self.db.execute("SELECT DISTINCT directions FROM runs WHERE line BETWEEN ? AND ?",
+                                  (first, last)).fetchall()
+        for layout, in layouts:
+            paths = [f'$."{name}"' for name, _ in json.loads(layout)]
+            values = " || ',' || ".join(
+                f"iif(json_type(metrics, ?{i}) IN ('integer', 'real'), metrics -> ?{i}, 'null')"
+                for i in range(1, len(paths) + 1)) or "''"
+            n = len(paths)
+            self.db.execute(f"UPDATE runs SET declared = '[' || {values} || ']' WHERE line BETWEEN "
+                            f"?{n + 1} AND ?{n + 2} AND directions = ?{n + 3}",
+                            (*paths, first, last, layout))
 
     def query(self, sql: str, params=()) -> list[tuple]:
         return self.db.execute(sql, params).fetchall()
@@ -187,16 +249,18 @@ class Index:
                           "(SELECT max(line) FROM runs WHERE status = 'ok' GROUP BY run_key) "
                           "ORDER BY line")
 
-    def _lines(self, lines, select: str) -> list[tuple]:
+    def _lines(self, lines, select: str, params=()) -> list[tuple]:
         """``select`` (a query that joins the temporary table ``chosen(position, line)``) over
-        ``lines``, the table filled for this query only."""
+        ``lines``, the table filled for this query only (in one transaction: row by row, each
+        insert would be one)."""
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen(position INTEGER PRIMARY KEY, line INTEGER)")
-        self.db.execute("DELETE FROM chosen")
-        self.db.executemany("INSERT INTO chosen VALUES (?, ?)", enumerate(map(int, lines)))
+        self.db.execute("SAVEPOINT chosen")
         try:
-            return self.query(select)
+            self.db.executemany("INSERT INTO chosen VALUES (?, ?)", enumerate(map(int, lines)))
+            return self.query(select, params)
         finally:
             self.db.execute("DELETE FROM chosen")
+            self.db.execute("RELEASE chosen")
 
     def configurations(self, lines) -> list[tuple]:
         """(config_key, task, task_version, reg, reg_version, params) of the records on ``lines``,
@@ -210,14 +274,16 @@ class Index:
                                   "(SELECT max(line) FROM runs JOIN chosen USING (line) GROUP BY task)")
 
     def declared(self, lines) -> list[tuple]:
-        """(line, directions, declared values as float64 bytes) of ``lines``."""
+        """(line, directions, declared values as a JSON array, null where missing) of ``lines``."""
         return self._lines(lines, "SELECT line, directions, declared FROM runs JOIN chosen USING (line)")
 
     def metric_rows(self, lines, names=None) -> list[tuple]:
         """(line, metric name, value) of every numeric metric (or of ``names``) on ``lines``."""
-        rows = self._lines(lines, "SELECT line, name, value FROM metrics JOIN metric_names ON metric = "
-                                  "metric_names.id JOIN chosen USING (line) WHERE value IS NOT NULL")
-        return rows if names is None else [row for row in rows if row[1] in set(names)]
+        wanted = "" if names is None else " AND m.key IN (SELECT value FROM json_each(?))"
+        return self._lines(lines, "SELECT line, m.key, CAST(m.value AS REAL) FROM chosen JOIN runs "
+                                  "USING (line), json_each(runs.metrics) m WHERE m.type IN "
+                                  f"('integer', 'real'){wanted}",
+                           () if names is None else (json.dumps(list(names)),))
 
     def failures(self, config_keys) -> list[tuple]:
         """(config_key, status, seeds) of the runs of these configurations whose latest record is
@@ -238,9 +304,9 @@ class Index:
         return self.query("SELECT task, reg, wall_time FROM runs WHERE status = 'ok' AND wall_time IS NOT NULL")
 
     def machines(self, lines) -> list[tuple]:
-        """(git commit, torch, device, host, count) of the records on ``lines``."""
-        return self._lines(lines, "SELECT git_commit, torch, device, host, count(*) FROM runs "
-                                  "JOIN chosen USING (line) GROUP BY 1, 2, 3, 4")
+        """(git commit, torch, device, host, hardware (JSON), count) of the records on ``lines``."""
+        return self._lines(lines, "SELECT git_commit, torch, device, host, hardware, count(*) FROM "
+                                  "runs JOIN chosen USING (line) GROUP BY 1, 2, 3, 4, 5")
 
     def datasets(self, lines) -> list[str]:
         """The distinct ``data`` fields (JSON) of the records on ``lines``."""
