@@ -7,6 +7,7 @@ import torch
 
 from regbench import RegbenchError, create_task
 from regbench.runner import execute, prepare
+from regbench.store import ResultsStore
 from regbench.tasks.mnist_vae import binarised
 from regbench.tasks.vmf_circles import circle_data, circle_recovery
 
@@ -128,6 +129,7 @@ def test_circle_figures_are_written(tmp_path):
     config = prepare("vmf_circles", "vmf", {**TINY_CIRCLES, "figures": True}, 0)
     record = execute(config, results_dir=tmp_path)
     assert record["status"] == "ok"
+    ResultsStore(tmp_path).append(record)  # its figures move into place with its record
     folder = tmp_path / "figures" / record["id"]
     assert sorted(record["metrics"]["figures"]) == ["data_latent.png", "learned_latent.png"]
     assert all((folder / name).stat().st_size > 0 for name in record["metrics"]["figures"])
