@@ -237,16 +237,23 @@ class Index:
 
     def _fill_declared(self) -> None:
         """The declared metrics of the staged lines, as a JSON array in declared order (null
-        where the record has no number), one statement per layout of declared metrics."""
+        where the record has no number): per layout of declared metrics, one ``json_extract`` of
+        them all, then value by value where that one is not an array of numbers and nulls (a
+        string, true or false, an object or array in it; a single path's value is no array)."""
         layouts = self.db.execute("SELECT DISTINCT directions FROM staged").fetchall()
         for layout, in layouts:
             paths = [f'$."{name}"' for name, _ in json.loads(layout)]
+            n = len(paths)
+            marks = ", ".join(f"?{i}" for i in range(1, n + 1))
+            if n > 1:
+                self.db.execute(f"UPDATE staged SET declared = json_extract(metrics, {marks}) "
+                                f"WHERE directions = ?{n + 1}", (*paths, layout))
             values = " || ',' || ".join(
                 f"iif(json_type(metrics, ?{i}) IN ('integer', 'real'), metrics -> ?{i}, 'null')"
-                for i in range(1, len(paths) + 1)) or "''"
-            n = len(paths)
+                for i in range(1, n + 1)) or "''"
             self.db.execute(f"UPDATE staged SET declared = '[' || {values} || ']' WHERE "
-                            f"directions = ?{n + 1}", (*paths, layout))
+                            f"directions = ?{n + 1} AND (declared IS NULL OR declared GLOB "
+                            f"'*[\"tf{{]*' OR instr(substr(declared, 2), '['))", (*paths, layout))
 
     def query(self, sql: str, params=()) -> list[tuple]:
         return self.db.execute(sql, params).fetchall()
