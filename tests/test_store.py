@@ -617,3 +617,18 @@ def test_a_line_that_only_python_reads_is_indexed_like_the_others(tmp_path):
     assert layout == same_layout and json.loads(first)[names.index("norm_std")] == 0.0
     assert json.loads(first)[names.index("energy_s1")] is None
     assert json.loads(second)[names.index("energy_s1")] == 2.0
+
+
+def test_a_declared_metric_that_is_no_number_is_null_in_the_index(tmp_path):
+    """The declared metrics are read all at once; a string, true or an object among them is null,
+    as a missing one is, and the numbers stay as written."""
+    store = ResultsStore(tmp_path)
+    store.append(sphere(0, norm_mean_over_sqrt_d="n/a", energy_s1=True, loss_per_d={"a": 1},
+                        min_angle_deg=1e-7))
+    store.append(sphere(1, norm_std=0.1234567890123456789))
+    (_, layout, first), (_, _, second) = sorted(store.index.declared([1, 2]))
+    first, second = (dict(zip((name for name, _ in json.loads(layout)), json.loads(values)))
+                     for values in (first, second))
+    assert {name for name, value in first.items() if value is not None} == {"norm_std", "min_angle_deg"}
+    assert first["min_angle_deg"] == 1e-7 and second["norm_std"] == 0.1234567890123456789
+    assert second["energy_s1"] is None

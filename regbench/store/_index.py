@@ -21,17 +21,21 @@ from pathlib import Path
 from ..record import RECORD_VERSION, REQUIRED
 from ._lines import Damaged, parse
 
-SCHEMA = "6"
+SCHEMA = "7"
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(line INTEGER PRIMARY KEY, offset INTEGER, length INTEGER, id TEXT,
   run_key TEXT, config_key TEXT, task TEXT, task_version INTEGER, reg TEXT, reg_version INTEGER,
-  seed INTEGER, status TEXT, error TEXT, params TEXT, started_at TEXT, git_commit TEXT, torch TEXT,
+  seed INTEGER, status TEXT, error TEXT, params TEXT, git_commit TEXT, torch TEXT,
   device TEXT, hardware TEXT, host TEXT, data TEXT, artifacts TEXT, none_key TEXT, directions TEXT,
   cross_run TEXT, train_time REAL, wall_time REAL, metrics TEXT, declared TEXT);
-CREATE INDEX IF NOT EXISTS runs_by_key ON runs(run_key, status);
 CREATE TABLE IF NOT EXISTS damage(line INTEGER PRIMARY KEY, message TEXT);
 """
+BY_KEY = "CREATE INDEX IF NOT EXISTS runs_by_key ON runs(run_key, status)"  # built after a bulk insert
+# Each batch is read into this table in memory, completed there and copied to ``runs`` at once.
+STAGED = "CREATE TEMP TABLE IF NOT EXISTS staged AS SELECT * FROM runs WHERE 0"
+# The lines a query is about (:meth:`Index._lines`).
+CHOSEN = "CREATE TEMP TABLE IF NOT EXISTS chosen(position INTEGER PRIMARY KEY, line INTEGER)"
 TABLE_NAMES = ("meta", "runs", "damage", "metrics", "metric_names")  # the last two: schema 5's
 BATCH = 5000
 FINGERPRINT = 256  # bytes hashed at the start and just before the indexed end of the file
@@ -56,7 +60,7 @@ EXTRACTED = ", ".join([
     "line", "offset", "length", *map(_text, ("$.id", "$.run_key", "$.config_key", "$.task")),
     "ifnull(j ->> '$.task_version', 1)", _text("$.reg"), "ifnull(j ->> '$.reg_version', 1)",
     _text("$.seed"), _text("$.status"), "nullif(substr(ifnull(j ->> '$.error', ''), 1, 500), '')",
-    _json("$.params", "{}"), _text("$.started_at"), _text("$.versions.git_commit"),
+    _json("$.params", "{}"), _text("$.versions.git_commit"),
     _text("$.versions.torch"), _text("$.device"),
     "iif(json_type(j, '$.hardware') = 'object', j -> '$.hardware', NULL)", _text("$.host"),
     _json("$.data", "{}"), _json("$.artifacts", "{}"), _text("$.none_key"),
@@ -69,7 +73,7 @@ READABLE = "CASE WHEN json_valid(j) THEN " + " AND ".join([
     "json_type(j) = 'object'", "json_type(j, '$.record_version') = 'integer'",
     f"j ->> '$.record_version' = {RECORD_VERSION}", "json_type(j, '$.metrics') = 'object'",
     *(f"json_type(j, '$.{key}') IS NOT NULL" for key in REQUIRED)]) + " END"
-INSERT = (f"INSERT INTO runs SELECT {EXTRACTED}, NULL FROM (SELECT ? AS line, ? AS offset, "
+INSERT = (f"INSERT INTO staged SELECT {EXTRACTED}, NULL FROM (SELECT ? AS line, ? AS offset, "
           f"? AS length, ? AS j) WHERE {READABLE}")
 
 
@@ -80,7 +84,7 @@ def run_row(line: int, offset: int, length: int, r: dict) -> tuple:
     return (line, offset, length, r["id"], r["run_key"], r["config_key"], r["task"],
             r.get("task_version", 1), r["reg"], r.get("reg_version", 1), r["seed"], r["status"],
             (r.get("error") or "")[:500] or None, _dumps(r.get("params") or {}),
-            r.get("started_at"), versions.get("git_commit"), versions.get("torch"), r.get("device"),
+            versions.get("git_commit"), versions.get("torch"), r.get("device"),
             _dumps(r["hardware"]) if isinstance(r.get("hardware"), dict) else None, r.get("host"),
             _dumps(r.get("data") or {}), _dumps(r.get("artifacts") or {}), r.get("none_key"),
             _dumps(r.get("directions") or []), _dumps(r.get("cross_run") or []),
@@ -105,6 +109,7 @@ class Index:
     def __init__(self, records: Path, path: Path):
         self.records = records
         self.torn_line: int | None = None
+        self.chosen: list[int] | None = None  # the lines in the table ``chosen``
         self.in_memory = False
         try:
             self.db = self._open(path)
@@ -127,6 +132,7 @@ class Index:
     @staticmethod
     def _open(path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=120, isolation_level=None)
+        db.execute("PRAGMA page_size=16384")  # a new file's: a row (~2.5 KB) fills a 4 KB page alone
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         try:
@@ -136,6 +142,9 @@ class Index:
         if schema and schema[0] != SCHEMA:  # an index written by another version of regbench
             db.executescript("".join(f"DROP TABLE IF EXISTS {t};" for t in TABLE_NAMES))
         db.executescript(TABLES)
+        db.execute("PRAGMA temp_store=MEMORY")
+        db.execute(STAGED)
+        db.execute(CHOSEN)
         return db
 
     def sync(self) -> None:
@@ -146,7 +155,7 @@ class Index:
             if self.in_memory:
                 raise
             self.db.close()
-            self.db, self.in_memory = self._open(":memory:"), True
+            self.db, self.in_memory, self.chosen = self._open(":memory:"), True, None
             self._transaction()
 
     def _transaction(self) -> None:
@@ -170,6 +179,8 @@ class Index:
             if meta.get("schema") != SCHEMA or meta.get("fingerprint") != _fingerprint(f, offset):
                 self._reset()
                 offset = line = 0
+            if offset == 0:  # a build from the start: one sort at the end beats 100,000 inserts
+                self.db.execute("DROP INDEX IF EXISTS runs_by_key")
             f.seek(offset)
             batch = []
             self.torn_line = None
@@ -184,6 +195,7 @@ class Index:
                     self._insert(batch)
                     batch = []
             self._insert(batch)
+            self.db.execute(BY_KEY)
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
                 ("schema", SCHEMA), ("offset", str(offset)), ("lines", str(line)),
                 ("fingerprint", _fingerprint(f, offset))])
@@ -194,6 +206,8 @@ class Index:
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in filter(str.strip, TABLES.split(";")):  # executescript would commit
             self.db.execute(statement)
+        self.db.execute("DROP TABLE temp.staged")  # the columns of the new ``runs``
+        self.db.execute(STAGED)
 
     def _insert(self, batch: list[tuple[int, int, bytes]]) -> None:
         """Index these (line number, offset, bytes): SQLite reads the lines it can; Python the
@@ -207,10 +221,10 @@ class Index:
             except UnicodeDecodeError:
                 pass  # Python says why below
         self.db.executemany(INSERT, texts)
-        first, last = batch[0][0], batch[-1][0]
-        self._fill_declared(first, last)
-        read = {line for line, in self.db.execute("SELECT line FROM runs WHERE line BETWEEN ? AND ?",
-                                                  (first, last))}
+        self._fill_declared()
+        self.db.execute("INSERT INTO runs SELECT * FROM staged")
+        read = {line for line, in self.db.execute("SELECT line FROM staged")}
+        self.db.execute("DELETE FROM staged")
         runs, damage = [], []
         for line, offset, raw in batch:
             if line not in read:
@@ -218,23 +232,28 @@ class Index:
                     runs.append(run_row(line, offset, len(raw), parse(raw)))
                 except Damaged as exc:
                     damage.append((line, str(exc)))
-        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 29)})", runs)
+        self.db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 28)})", runs)
         self.db.executemany("INSERT INTO damage VALUES (?, ?)", damage)
 
-    def _fill_declared(self, first: int, last: int) -> None:
-        """The declared metrics of the lines SQLite read, as a JSON array in declared order (null
-        where the record has no number), one statement per layout of declared metrics."""
-        layouts = self.db.execute("SELECT DISTINCT directions FROM runs WHERE line BETWEEN ? AND ?",
-                                  (first, last)).fetchall()
+    def _fill_declared(self) -> None:
+        """The declared metrics of the staged lines, as a JSON array in declared order (null
+        where the record has no number): per layout of declared metrics, one ``json_extract`` of
+        them all, then value by value where that one is not an array of numbers and nulls (a
+        string, true or false, an object or array in it; a single path's value is no array)."""
+        layouts = self.db.execute("SELECT DISTINCT directions FROM staged").fetchall()
         for layout, in layouts:
             paths = [f'$."{name}"' for name, _ in json.loads(layout)]
+            n = len(paths)
+            marks = ", ".join(f"?{i}" for i in range(1, n + 1))
+            if n > 1:
+                self.db.execute(f"UPDATE staged SET declared = json_extract(metrics, {marks}) "
+                                f"WHERE directions = ?{n + 1}", (*paths, layout))
             values = " || ',' || ".join(
                 f"iif(json_type(metrics, ?{i}) IN ('integer', 'real'), metrics -> ?{i}, 'null')"
-                for i in range(1, len(paths) + 1)) or "''"
-            n = len(paths)
-            self.db.execute(f"UPDATE runs SET declared = '[' || {values} || ']' WHERE line BETWEEN "
-                            f"?{n + 1} AND ?{n + 2} AND directions = ?{n + 3}",
-                            (*paths, first, last, layout))
+                for i in range(1, n + 1)) or "''"
+            self.db.execute(f"UPDATE staged SET declared = '[' || {values} || ']' WHERE "
+                            f"directions = ?{n + 1} AND (declared IS NULL OR declared GLOB "
+                            f"'*[\"tf{{]*' OR instr(substr(declared, 2), '['))", (*paths, layout))
 
     def query(self, sql: str, params=()) -> list[tuple]:
         return self.db.execute(sql, params).fetchall()
@@ -251,16 +270,22 @@ class Index:
 
     def _lines(self, lines, select: str, params=()) -> list[tuple]:
         """``select`` (a query that joins the temporary table ``chosen(position, line)``) over
-        ``lines``, the table filled for this query only (in one transaction: row by row, each
-        insert would be one)."""
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen(position INTEGER PRIMARY KEY, line INTEGER)")
-        self.db.execute("SAVEPOINT chosen")
-        try:
-            self.db.executemany("INSERT INTO chosen VALUES (?, ?)", enumerate(map(int, lines)))
-            return self.query(select, params)
-        finally:
-            self.db.execute("DELETE FROM chosen")
-            self.db.execute("RELEASE chosen")
+        ``lines``; the table is filled anew only for other lines than the last query's (in one
+        transaction: row by row, each insert would be one)."""
+        lines = [int(line) for line in lines]
+        if lines != self.chosen:
+            self.chosen = None
+            self.db.execute("SAVEPOINT chosen")
+            try:
+                self.db.execute("DELETE FROM chosen")
+                self.db.executemany("INSERT INTO chosen VALUES (?, ?)", enumerate(lines))
+            except BaseException:
+                self.db.execute("ROLLBACK TO chosen")
+                raise
+            finally:
+                self.db.execute("RELEASE chosen")
+            self.chosen = lines
+        return self.query(select, params)
 
     def configurations(self, lines) -> list[tuple]:
         """(config_key, task, task_version, reg, reg_version, params) of the records on ``lines``,
@@ -279,11 +304,15 @@ class Index:
 
     def metric_rows(self, lines, names=None) -> list[tuple]:
         """(line, metric name, value) of every numeric metric (or of ``names``) on ``lines``."""
-        wanted = "" if names is None else " AND m.key IN (SELECT value FROM json_each(?))"
-        return self._lines(lines, "SELECT line, m.key, CAST(m.value AS REAL) FROM chosen JOIN runs "
-                                  "USING (line), json_each(runs.metrics) m WHERE m.type IN "
-                                  f"('integer', 'real'){wanted}",
-                           () if names is None else (json.dumps(list(names)),))
+        if names is None:
+            return self._lines(lines, "SELECT line, m.key, CAST(m.value AS REAL) FROM chosen JOIN "
+                                      "runs USING (line), json_each(runs.metrics) m WHERE m.type IN "
+                                      "('integer', 'real')")
+        return self._lines(lines, "SELECT line, name, CAST(metrics ->> path AS REAL) FROM chosen "
+                                  "JOIN runs USING (line) CROSS JOIN (SELECT value AS name, '$.\"' "
+                                  "|| value || '\"' AS path FROM json_each(?)) WHERE "  # each run's
+                                  "json_type(metrics, path) IN ('integer', 'real')",  # JSON once
+                           (json.dumps(list(names)),))
 
     def failures(self, config_keys) -> list[tuple]:
         """(config_key, status, seeds) of the runs of these configurations whose latest record is
