@@ -324,6 +324,8 @@ def cmd_store(args) -> int:
     store = checked_store(args.results)
     if args.fix and args.action != "check":
         raise RegbenchError("--fix goes with regbench store check")
+    if args.all and args.action != "export":
+        raise RegbenchError("--all goes with regbench store export")
     if args.action == "check":
         if args.fix:
             store.check(write=True)
@@ -338,13 +340,16 @@ def cmd_store(args) -> int:
     elif args.action == "export":
         if not args.file:
             raise RegbenchError("regbench store export needs the output file: regbench store export FILE")
-        count = convert.export(store, Path(args.file))
+        count = convert.export(store, Path(args.file), every=args.all)
         print(f"Exported {count} records of {store.path} to {args.file}")
     else:
         if not args.file:
-            raise RegbenchError("regbench store import needs the file to read: regbench store import FILE")
-        added, present = convert.import_records(store, Path(args.file))
-        print(f"Imported {added} records from {args.file} into {store.path} ({present} were there)")
+            raise RegbenchError("regbench store import needs the store or file to read: regbench "
+                                "store import DIR|FILE")
+        merged = convert.import_records(store, Path(args.file))
+        print(f"Imported {args.file} into {store.path}: {merged.added} new records, {merged.present} "
+              f"already present, {merged.several} runs now with more than one record (each counts "
+              f"its latest ok one)")
     return 0
 
 
@@ -469,11 +474,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check: name damaged lines and orphaned run files (--fix: move the "
                             "lines aside, remove the orphans); "
                             "migrate: convert a store of an older layout (keeps records.v<N>.jsonl); "
-                            "export FILE: every readable record, sorted, with its artifact files; "
-                            "import FILE: add a file's records that the store does not hold")
+                            "export FILE.jsonl|.parquet|.csv: the records, with their artifact "
+                            "files (a table: one row per counted run, --all: per record); "
+                            "import DIR|FILE: add the records of a store or an export that the "
+                            "store does not hold")
     store.add_argument("file", nargs="?", metavar="FILE")
     store.add_argument("--fix", action="store_true",
                        help="with check: move damaged lines to records.damaged.jsonl, remove orphans")
+    store.add_argument("--all", action="store_true",
+                       help="with export to .parquet or .csv: every record, not one per counted run")
     store.set_defaults(func=cmd_store)
     return parser
 

@@ -282,7 +282,7 @@ def test_export_and_import_move_records_with_their_files(tmp_path, capsys):
         assert (out.parent / name).read_bytes() == (store.directory / name).read_bytes()
 
     target = ResultsStore(tmp_path / "new")
-    assert import_records(target, out) == (len(records), 0)
+    assert import_records(target, out) == (len(records), 0, 0)
     with pytest.warns(StoreWarning, match=":5: skipped: a run of NUL bytes"):
         originals = {r["id"]: r for r in store.records()}
     with warnings.catch_warnings():
@@ -300,10 +300,9 @@ def test_export_and_import_move_records_with_their_files(tmp_path, capsys):
 
     assert main(["--results", str(target.directory), "store", "import", str(out)]) == 0
     captured = capsys.readouterr()
-    assert f"Imported 0 records from {out}" in captured.out
-    assert f"({len(records)} were there)" in captured.out
+    assert f": 0 new records, {len(records)} already present, 0 runs now with more " in captured.out
     assert len(list(target.records())) == len(records)
-    assert import_records(store, out) == (0, len(records))
+    assert import_records(store, out) == (0, len(records), 0)
 
 
 def test_import_refuses_an_artifact_that_does_not_match(tmp_path):
@@ -316,7 +315,8 @@ def test_import_refuses_an_artifact_that_does_not_match(tmp_path):
     name = next(n for n in first["artifacts"] if n.startswith("artifacts/"))
     (out.parent / name).write_bytes(b"{}")
     target = ResultsStore(tmp_path / "new")
-    with pytest.raises(RegbenchError, match=f"all.jsonl:1: artifact .*{name} is missing or "):
+    with pytest.raises(RegbenchError, match=f"all.jsonl:1: artifact .*{name} is missing or .*; "
+                                            f"nothing was imported"):
         import_records(target, out)
     assert not target.path.exists()
 
@@ -324,9 +324,10 @@ def test_import_refuses_an_artifact_that_does_not_match(tmp_path):
 def test_importing_a_v1_file_upgrades_its_records(tmp_path):
     originals = write_v1_store(tmp_path / "old")
     target = ResultsStore(tmp_path / "new")
-    assert import_records(target, tmp_path / "old" / "records.jsonl") == (len(originals), 0)
+    # none at two λ is one run per seed since layout 3 (none has no λ): two runs of two records
+    assert import_records(target, tmp_path / "old" / "records.jsonl") == (len(originals), 0, 2)
     check_upgraded(target, originals)
-    assert import_records(target, tmp_path / "old" / "records.jsonl") == (0, len(originals))
+    assert import_records(target, tmp_path / "old") == (0, len(originals), 0)
 
 
 def test_migrate_leaves_a_current_store_alone(tmp_path, capsys):
@@ -409,3 +410,15 @@ def test_migrate_v3_takes_the_switches_out_of_identity_and_the_strings_out_of_me
             assert same(new[key], fresh[key]), (seed, key)
         assert new["info"] == {"target": "codes"} and "target" not in new["metrics"]
     assert migrated[1]["config_key"] == migrated[0]["config_key"]  # one leaderboard row
+
+
+def test_migrate_refuses_a_store_holding_a_record_of_a_newer_layout(tmp_path):
+    newer = {**make_record("sphere", "none", 0, {"norm_std": 0.1}, n=20),
+             "record_version": RECORD_VERSION + 1}
+    write_v1_store(tmp_path, damaged=json.dumps(newer).encode() + b"\n")
+    before = (tmp_path / "records.jsonl").read_bytes()
+    with pytest.raises(RegbenchError, match=rf"records.jsonl:4: written by a newer regbench \(record "
+                                            rf"version {RECORD_VERSION + 1}.*; nothing was done$"):
+        migrate(ResultsStore(tmp_path))
+    assert (tmp_path / "records.jsonl").read_bytes() == before
+    assert not (tmp_path / V1_BACKUP).exists()

@@ -178,6 +178,11 @@ class ResultsStore:
         """Every readable record, in the order written."""
         yield from self._read(self.index.query("SELECT offset, length FROM runs ORDER BY line"))
 
+    def numbered(self) -> Iterator[tuple[int, dict]]:
+        """(line number, record) of every readable record, in the order written."""
+        rows = self.index.query("SELECT line, offset, length FROM runs ORDER BY line")
+        yield from zip((line for line, *_ in rows), self._read(place for _, *place in rows))
+
     def load(self, lines) -> list[dict]:
         """The records on these line numbers, with their non-scalar metrics put back."""
         lines = [int(line) for line in lines]

@@ -10,6 +10,10 @@ class Damaged(ValueError):
     """A line that is not a readable record; the message says why."""
 
 
+class Newer(Damaged):
+    """A record of a newer layout than this regbench reads."""
+
+
 def parse(raw: bytes) -> dict:
     """The record on ``raw`` (one line), or ``Damaged``."""
     if raw.strip(b"\x00\r\n\t ") == b"":
@@ -30,8 +34,8 @@ def parse(raw: bytes) -> dict:
         raise Damaged(f"a record of the v{version} layout: convert the store with `regbench store migrate`")
     version = record.get("record_version")
     if isinstance(version, int) and version > RECORD_VERSION:
-        raise Damaged(f"written by a newer regbench (record version {version}; this one reads "
-                      f"{RECORD_VERSION}): upgrade regbench to read it")
+        raise Newer(f"written by a newer regbench (record version {version}; this one reads "
+                    f"{RECORD_VERSION}): upgrade regbench to read it")
     missing = [k for k in REQUIRED if k not in record]
     if version != RECORD_VERSION or missing:
         raise Damaged(f"an object that is not a run record (missing {', '.join(missing) or 'record_version'})")

@@ -4,9 +4,11 @@
   (:func:`regbench.record.upgrade` says what changes from each layout; v1's arrays move to
   artifact files); the values are unchanged. The original file is kept, renamed
   ``records.v<oldest version>.jsonl``; lines that cannot be read stay there and are named.
-- :func:`export`: every readable record to a JSONL file in a stable order, with the artifact
-  files beside it; :func:`import_records` adds such a file's records (either layout) to a store,
-  skipping those it already holds.
+- :func:`export`: a store's records to a JSONL file (every record, in a stable order) or a
+  Parquet or CSV table (:mod:`.table`: the counted runs, or every record), with the artifact files
+  beside it; :func:`import_records` adds the records of such a file, or of another store, that the
+  store does not hold: stores of several machines merge, each run counting its latest ``ok``
+  record as in any store.
 """
 from __future__ import annotations
 
@@ -16,31 +18,55 @@ import os
 import shutil
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import RegbenchError
 from ..record import figures_dir, old_version, upgrade
-from . import ResultsStore, StoreWarning, artifacts
-from ._lines import Damaged, encode, parse
+from . import ResultsStore, StoreWarning, artifacts, table
+from ._lines import Damaged, Newer, encode, parse
 
 BACKUP = "records.v{}.jsonl"
+EXPORTS = (".jsonl", *table.FORMATS)
+
+
+class Merged(NamedTuple):
+    """What an import did: records added, records the store held already, and runs of the
+    records added that now have several records (the latest ``ok`` one counts)."""
+    added: int
+    present: int
+    several: int
 
 
 def read_lines(path: Path):
-    """(line number, record) of each readable line, in the current layout (v1 lines upgraded);
+    """(``path:number``, record) of each readable line, in the current layout (older layouts upgraded);
     damaged lines are warned about with their number."""
+    return readable(lines(path))
+
+
+def lines(path: Path):
+    """(``path:number``, line) of each complete line of a JSONL file."""
     with open(path, "rb") as f:
         for number, raw in enumerate(f, 1):
             if not raw.endswith(b"\n"):
                 warnings.warn(f"{path}:{number}: skipped: an incomplete last line", StoreWarning)
                 break
-            try:
-                yield number, parse(raw)
-            except Damaged as exc:
-                record = _old(raw)
-                if record is None:
-                    warnings.warn(f"{path}:{number}: skipped: {exc}", StoreWarning)
-                else:
-                    yield number, upgrade(record)
+            yield f"{path}:{number}", raw
+
+
+def readable(entries):
+    """(where, record) of each of ``entries`` (where, JSON line) that is a record, in the current
+    layout; the others are warned about and skipped, but a record of a newer layout is refused."""
+    for where, raw in entries:
+        try:
+            yield where, parse(raw)
+        except Newer as exc:
+            raise RegbenchError(f"{where}: {exc}; nothing was done") from None
+        except Damaged as exc:
+            record = _old(raw)
+            if record is None:
+                warnings.warn(f"{where}: skipped: {exc}", StoreWarning)
+            else:
+                yield where, upgrade(record)
 
 
 def _old(raw: bytes) -> dict | None:
@@ -91,52 +117,92 @@ def backup_path(store: ResultsStore, versions: set[int]) -> Path:
     return store.directory / BACKUP.format(min(versions))
 
 
-def export(store: ResultsStore, out: Path) -> int:
-    """Every readable record of ``store`` to ``out`` (sorted by task, regularizer, configuration,
-    seed, start time), with its artifact files copied beside it; returns the count."""
-    records = sorted(store.records(), key=lambda r: (r["task"], r["reg"], r["config_key"], r["seed"],
-                                                     r.get("started_at") or "", r["id"]))
+def export(store: ResultsStore, out: Path, every: bool = False) -> int:
+    """Write ``out`` by its suffix, with the artifact files of its records copied beside it;
+    returns the count of records written. JSONL: every readable record, sorted by task,
+    regularizer, configuration, seed and start time. Parquet or CSV (:mod:`.table`): one row per
+    counted run, or with ``every`` per record, in the order written."""
+    if out.suffix not in EXPORTS:
+        raise RegbenchError(f"cannot export to {out}: unknown format {suffix(out)} (known: "
+                            f"{', '.join(EXPORTS)})")
+    if out.suffix == ".jsonl":
+        records = sorted(store.records(), key=lambda r: (r["task"], r["reg"], r["config_key"], r["seed"],
+                                                         r.get("started_at") or "", r["id"]))
+        data = b"".join(encode(r) for r in records)
+    else:
+        counted = {row[0] for row in store.index.counted()}
+        numbered = [(line, r) for line, r in store.numbered() if every or line in counted]
+        records = [r for _, r in numbered]
+        data = table.write(out, [table.row(r, line in counted) for line, r in numbered])
     try:
-        if out.resolve().parent != store.directory.resolve():
-            for record in records:
-                for name in record.get("artifacts") or {}:
-                    target, origin = out.parent / name, store.directory / name
-                    if not origin.is_file():
-                        raise RegbenchError(f"cannot export record {record['id']}: its artifact "
-                                            f"{origin} is missing")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(origin, target)
-        artifacts.write_file(out, b"".join(encode(r) for r in records))
+        copy_artifacts(store, records, out.parent)
+        artifacts.write_file(out, data)
     except OSError as exc:
         raise RegbenchError(f"cannot write {out}: {exc.strerror or exc} ({exc.filename})") from None
     return len(records)
 
 
-def import_records(store: ResultsStore, source: Path) -> tuple[int, int]:
-    """Add the records of ``source`` (a JSONL file, either layout) that ``store`` does not hold,
-    with their artifact files from beside it (checked); returns (added, already there)."""
+def suffix(path: Path) -> str:
+    return repr(path.suffix) if path.suffix else "(no suffix)"
+
+
+def copy_artifacts(store: ResultsStore, records: list[dict], directory: Path) -> None:
+    """The files the records list, from the store to ``directory``."""
+    if directory.resolve() == store.directory.resolve():
+        return
+    for record in records:
+        for name in record.get("artifacts") or {}:
+            target, origin = directory / name, store.directory / name
+            if not origin.is_file():
+                raise RegbenchError(f"cannot export record {record['id']}: its artifact "
+                                    f"{origin} is missing")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin, target)
+
+
+def import_records(store: ResultsStore, source: Path) -> Merged:
+    """Add the records of ``source`` that ``store`` does not hold (by id), with their artifact
+    files from beside it. ``source`` is a store's directory, a JSONL file (either layout) or a
+    Parquet or CSV export; it is refused whole, before anything is added, when a record is of a
+    newer layout or a file it lists is missing or changed."""
+    if source.is_dir():
+        source = source / "records.jsonl"
+    if source.suffix not in EXPORTS:
+        raise RegbenchError(f"cannot import {source}: unknown format {suffix(source)} (known: a "
+                            f"store's directory, {', '.join(EXPORTS)})")
     if not source.is_file():
         raise RegbenchError(f"cannot import {source}: no such file")
+    entries = lines(source) if source.suffix == ".jsonl" else table.read_records(source)
     held = {row[0] for row in store.index.query("SELECT id FROM runs")}
-    added = present = 0
-    for number, record in read_lines(source):
-        if record["id"] in held:
+    new, present = {}, 0
+    for where, record in readable(entries):
+        if record["id"] in held or record["id"] in new:
             present += 1
-            continue
+        else:
+            new[record["id"]] = where, record
+    for where, record in new.values():
         for name, digest in (record.get("artifacts") or {}).items():
             origin = source.parent / name
             if not origin.is_file() or artifacts.sha256(origin) != digest:
-                raise RegbenchError(f"{source}:{number}: artifact {origin} is missing or does not "
-                                    f"match its sha256; nothing from line {number} on was imported")
-            if origin.resolve() != (store.directory / name).resolve():
-                (store.directory / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(origin, store.directory / name)
-        figures = Path(figures_dir(record["id"]))
-        if "artifacts" not in record and (source.parent / figures).is_dir() and \
-                (source.parent / figures).resolve() != (store.directory / figures).resolve():
-            # a v1 record lists no files: its figures are in figures/<id>/ beside it
-            shutil.copytree(source.parent / figures, store.directory / figures, dirs_exist_ok=True)
+                raise RegbenchError(f"{where}: artifact {origin} is missing or does not match its "
+                                    f"sha256; nothing was imported")
+    for where, record in new.values():
+        copy_files(record, source.parent, store.directory)
         store.append(record)
-        held.add(record["id"])
-        added += 1
-    return added, present
+    keys = {record["run_key"] for _, record in new.values()}
+    several = {key for key, in store.index.query("SELECT run_key FROM runs GROUP BY run_key "
+                                                  "HAVING count(*) > 1")}
+    return Merged(len(new), present, len(keys & several))
+
+
+def copy_files(record: dict, origin: Path, directory: Path) -> None:
+    """The files of ``record`` from the folder ``origin`` to the store ``directory``."""
+    for name in record.get("artifacts") or {}:
+        if (origin / name).resolve() != (directory / name).resolve():
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin / name, directory / name)
+    figures = Path(figures_dir(record["id"]))
+    if "artifacts" not in record and (origin / figures).is_dir() and \
+            (origin / figures).resolve() != (directory / figures).resolve():
+        # a v1 record lists no files: its figures are in figures/<id>/ beside it
+        shutil.copytree(origin / figures, directory / figures, dirs_exist_ok=True)
