@@ -187,10 +187,14 @@ def make_record(config: RunConfig, device: str, status: str, error: str | None, 
 
 @lru_cache(maxsize=1)
 def versions() -> dict[str, str | None]:
+    """What ran the run: python, torch, the CUDA torch was built with (``None`` without), the
+    operating system, regbench and its git commit (records made before ``cuda`` and ``platform``
+    lack them)."""
     import torch
 
     from . import __version__
     return {"python": platform.python_version(), "torch": torch.__version__,
+            "cuda": torch.version.cuda, "platform": platform.platform(),
             "regbench": __version__, "git_commit": git_commit()}
 
 

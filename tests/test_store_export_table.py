@@ -183,3 +183,27 @@ def test_an_unknown_format_is_one_line_naming_the_known_ones(tmp_path, capsys):
     pq.write_table(pa.table({"a": [1]}), foreign)
     with pytest.raises(RegbenchError, match="has no 'record' column"):
         import_records(ResultsStore(tmp_path / "new"), foreign)
+
+
+def test_real_sphere_runs_round_trip_with_their_curves_and_environment(tmp_path):
+    from regbench.record import versions
+    from regbench.runner import execute, prepare
+    store = ResultsStore(tmp_path / "store")
+    runs = [execute(prepare("sphere", reg, {"n": 20, "steps": 20}, seed=seed))
+            for reg in ("none", "eccentric") for seed in (0, 1)]
+    for run in runs:
+        store.append(run)
+    out = tmp_path / "shared" / "runs.parquet"
+    assert export(store, out) == 4
+    frame = pd.read_parquet(out)
+    assert frame["versions.platform"].tolist() == [versions()["platform"]] * 4
+    cuda = versions()["cuda"]  # None with a CPU-only torch: a null column
+    assert frame["versions.cuda"].notna().sum() == (4 if cuda else 0)
+    assert set(frame["versions.cuda"].dropna()) == ({cuda} if cuda else set())
+    assert frame["metric.min_angle_deg"].dtype == "float64" and frame["task.n"].tolist() == [20] * 4
+    target = ResultsStore(tmp_path / "new")
+    assert import_records(target, out) == (4, 0, 0)
+    assert board(target) == board(store)
+    lines = [line for line, in target.index.query("SELECT line FROM runs ORDER BY line")]
+    assert [same(r["metrics"]["curve"], run["metrics"]["curve"])
+            for r, run in zip(target.load(lines), runs)] == [True] * 4
