@@ -171,7 +171,7 @@ def test_a_store_of_a_newer_layout_is_refused_in_one_line(tmp_path, capsys, suff
     assert "nothing was done" in err and not target.exists()
 
 
-def test_an_unknown_format_is_one_line_naming_the_known_ones(tmp_path, capsys):
+def test_an_unknown_format_or_the_store_itself_is_one_line(tmp_path, capsys):
     ResultsStore(tmp_path / "store").append(make_record("sphere", "none", 0, {"norm_std": 0.1}, n=20))
     for action in ("export", "import"):
         assert main(["--results", str(tmp_path / "store"), "store", action,
@@ -179,6 +179,11 @@ def test_an_unknown_format_is_one_line_naming_the_known_ones(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "unknown format '.xlsx'" in err and ".parquet, .csv" in err
     assert not (tmp_path / "out.xlsx").exists()
+    own = tmp_path / "store" / "records.jsonl"
+    before = own.read_bytes()
+    with pytest.raises(RegbenchError, match="it is the store's own file of records"):
+        export(ResultsStore(tmp_path / "store"), own)
+    assert own.read_bytes() == before
     foreign = tmp_path / "foreign.parquet"
     pq.write_table(pa.table({"a": [1]}), foreign)
     with pytest.raises(RegbenchError, match="has no 'record' column"):

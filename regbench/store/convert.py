@@ -125,6 +125,8 @@ def export(store: ResultsStore, out: Path, every: bool = False) -> int:
     if out.suffix not in EXPORTS:
         raise RegbenchError(f"cannot export to {out}: unknown format {suffix(out)} (known: "
                             f"{', '.join(EXPORTS)})")
+    if out.resolve() == store.path.resolve():
+        raise RegbenchError(f"cannot export to {out}: it is the store's own file of records")
     if out.suffix == ".jsonl":
         records = sorted(store.records(), key=lambda r: (r["task"], r["reg"], r["config_key"], r["seed"],
                                                          r.get("started_at") or "", r["id"]))
