@@ -54,7 +54,7 @@ def test_record_has_resolved_hyperparameters_versions_and_device():
     assert record["reg_params"] == {}  # none has no λ
     ecc = prepare("digits_ae", "eccentric", {"epochs": "1"}, seed=1)
     assert ecc.reg_params["lam"] == 1e-3  # the task's default λ, the regularizer's hyperparameter
-    assert set(record["versions"]) == {"python", "torch", "regbench", "git_commit"}
+    assert set(record["versions"]) == {"python", "torch", "regbench", "git_commit", "cuda", "platform"}
     assert record["device"].startswith("cpu") and record["wall_time_s"] > 0
     assert {"test_mse", "cov_trace_per_d", "eccentricity", "knn_error"} <= set(record["metrics"])
     curve = record["metrics"]["curve"]  # what the loop reported per epoch
