@@ -158,11 +158,7 @@ class Grid:
                                       ("regularizers", REGULARIZERS, self.regularizers)):
             if not names:
                 raise RegbenchError(f"{self.where('grid', kind)}: the grid names no {kind}")
-            for name in names:
-                try:
-                    registry.get(name)
-                except RegbenchError as exc:
-                    raise RegbenchError(f"{self.where('grid', kind)}: {exc}") from None
+            registered(names, registry, self.where("grid", kind))
         for metric in filter(None, (self.metric, self.select)):
             for task in self.tasks:
                 declared = TASKS.get(task).directions()
@@ -429,3 +425,12 @@ def _amount(value, where: Locator, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise RegbenchError(f"{where('resources', key)}: {key} must be a number ≥ 0, got {value!r}")
     return float(value)
+
+
+def registered(names: list[str], registry, where: str) -> None:
+    """Refuse, naming ``where``, the first of ``names`` that ``registry`` does not hold."""
+    for name in names:
+        try:
+            registry.get(name)
+        except RegbenchError as exc:
+            raise RegbenchError(f"{where}: {exc}") from None

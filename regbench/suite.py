@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import RegbenchError
-from .grid import Table
+from .grid import Table, registered
 from .metrics.declared import metric as declared_metric
 from .record import RunConfig
 from .registry import REGULARIZERS, TASKS
@@ -377,11 +377,7 @@ def family_of(name: str, spec, tasks: dict[str, SuiteTask], where: str) -> Famil
 def names(value, where: str, key: str, registry, empty: bool = False) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (not value and not empty):
         raise RegbenchError(f"{where}: {key} must be a list of names")
-    for name in value:
-        try:
-            registry.get(name)
-        except RegbenchError as exc:
-            raise RegbenchError(f"{where}: {exc}") from None
+    registered(value, registry, where)
     return value
 
 
