@@ -46,16 +46,25 @@ def cmd_run(args) -> int:
                 return 0
             record = None if args.force else store.find_ok(config.run_key)  # recorded meanwhile
         if record is None:
+            trackers = open_trackers(args.track, store, "regbench")
             record = execute(config, device=args.device, quiet=args.quiet, results_dir=store.directory)
             try:
                 store.append(record)
             except NotRecorded:
                 print(summary(record))
                 raise
+            for tracker in trackers:
+                tracker.log_record(record, f"{config.task} {config.reg} seed {config.seed}")
         else:
             print(f"Reusing record {record['id']} (run {config.run_key}); --force to re-run.")
     print(summary(record) + f"\n  record {record['id']} (run {record['run_key']}) in {store.path}")
     return 0 if record["status"] == "ok" else 1
+
+
+def open_trackers(tracks, store: ResultsStore, experiment: str) -> list:
+    """The trackers of ``--track`` that start (:mod:`regbench.tracking`; the others said in one line)."""
+    from .tracking import open_tracker
+    return [t for t in (open_tracker(track, store.directory, experiment) for track in tracks) if t]
 
 
 def checked_store(directory) -> ResultsStore:
@@ -132,7 +141,8 @@ def cmd_grid(args) -> int:
         if args.tune:
             from .tuning import tune_grid
             runs = tune_grid(grid, store, args.tune, args.samples, address=args.address,
-                             plugins=args.plugin, quiet=args.quiet, dry_run=args.dry_run)
+                             plugins=args.plugin, quiet=args.quiet, dry_run=args.dry_run,
+                             trackers=() if args.dry_run else open_trackers(args.track, store, grid.name))
             return grid_summary(grid.name, runs, store) if runs else 0
         return run_grid_trials(grid, store, args)
     except KeyboardInterrupt:  # Ray is shut down by now; only whole records are in the store
@@ -180,12 +190,13 @@ def run_grid_trials(grid, store: ResultsStore, args) -> int:
         with Claims(store.directory) as claims:
             pending, elsewhere = claim_pending(claims, store, pending, runs)
             if pending:
+                trackers = open_trackers(args.track, store, grid.name)
                 from .cluster import ray_session
                 with ray_session(args.address, quiet=args.quiet):
                     from .scheduler import run_grid
                     run_grid(pending, store=store, name=grid.name, resources=grid.resources,
                              metric=grid.metric, mode=grid.mode(grid.metric), plugins=args.plugin,
-                             quiet=args.quiet)
+                             quiet=args.quiet, trackers=trackers)
     return grid_summary(grid.name, trials, store, elsewhere)
 
 
@@ -377,6 +388,15 @@ def store_check(store: ResultsStore, fix: bool) -> int:
     return 1 if found.kept or (found.damaged or found.orphans) and not fix else 0
 
 
+def add_track(command) -> None:
+    from .tracking import parse_track
+    command.add_argument("--track", type=parse_track, action="append", default=[],
+                         metavar="mlflow[=URI]|wandb[=PROJECT]",
+                         help="also log the runs computed here to MLflow (default: a SQLite file "
+                              "in the results store) or W&B (offline unless configured); "
+                              "repeatable; needs regbench[track]")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regbench",
                                      description="Compare diversity regularizers on equal terms.")
@@ -403,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     run.add_argument("--force", action="store_true", help="re-run even if an ok record exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_track(run)
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", parents=[common], help="regularizers and tasks with hyperparameters")
@@ -428,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="tuning mode: a Tune search of --samples trials per regularizer")
     grid.add_argument("--samples", type=int, default=8, help="trials per regularizer (tuning mode)")
     grid.add_argument("--quiet", action="store_true", help="no Tune progress output")
+    add_track(grid)
     grid.set_defaults(func=cmd_grid)
 
     suite = sub.add_parser("suite", parents=[common],

@@ -112,9 +112,11 @@ def settings_of(config: RunConfig) -> dict:
 
 def run_tune(param_space: dict, *, store: ResultsStore, name: str, resources: dict,
              metric: str | None = None, mode: str | None = None, plugins=(), quiet: bool = False,
-             num_samples: int = 1, scheduler=None, parameter_columns=None, progress=None) -> list[dict]:
+             num_samples: int = 1, scheduler=None, parameter_columns=None, progress=None,
+             trackers=()) -> list[dict]:
     """Run a Tune experiment of ``trainable``; returns the records it wrote (each also to
-    ``progress(record)``, if given)."""
+    ``progress(record)``, if given), each trial also logged by ``trackers``
+    (:mod:`regbench.tracking`)."""
     available = ray.cluster_resources()
     for kind, need in (("CPU", resources["cpu"]), ("GPU", resources["gpu"])):
         if need > available.get(kind, 0):
@@ -139,7 +141,8 @@ def run_tune(param_space: dict, *, store: ResultsStore, name: str, resources: di
             trial_name_creator=lambda t: t.config["trial"].get("name") or t.trial_id),
         run_config=tune.RunConfig(
             name=f"{name}_{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(Path(
-                store.directory, "tune").resolve()), verbose=0 if quiet else 1, callbacks=[writer],
+                store.directory, "tune").resolve()), verbose=0 if quiet else 1,
+            callbacks=[writer, *(tracker.callback(writer) for tracker in trackers)],
             progress_reporter=reporter, failure_config=tune.FailureConfig(max_failures=1)))
     tuner.fit()
     return list(writer.written.values())

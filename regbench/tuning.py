@@ -85,7 +85,7 @@ def search(grid: Grid, plan: dict, select: dict, algorithm: str, samples: int,
 
 
 def tune_grid(grid: Grid, store: ResultsStore, algorithm: str, samples: int, *, address=None,
-              plugins=(), quiet=False, dry_run=False) -> list[RunConfig]:
+              plugins=(), quiet=False, dry_run=False, trackers=()) -> list[RunConfig]:
     """Search, select, run the selection on every seed; returns the selected runs (none if dry)."""
     grid.trials(ranges_as_bounds=True)  # validates every choice and both ends of every range
     if samples < 1:
@@ -105,7 +105,7 @@ def tune_grid(grid: Grid, store: ResultsStore, algorithm: str, samples: int, *, 
     from .cluster import ray_session
     with ray_session(address, quiet=quiet):
         from .scheduler import run_grid
-        options = dict(plugins=plugins, quiet=quiet)
+        options = dict(plugins=plugins, quiet=quiet, trackers=trackers)
         best = search(grid, plan, select, algorithm, samples, search_store, **options)
         configs = [RunConfig(t, r, b["task_params"], b["reg_params"], seed)
                    for (t, r), b in best.items() for seed in grid.seeds]

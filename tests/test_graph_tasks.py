@@ -15,7 +15,7 @@ from regbench import create_regularizer, create_task
 from regbench.errors import RegbenchError
 from regbench.runner import execute, prepare
 from regbench.tasks._base import RunContext
-from regbench.tasks.graph_link import InnerProduct, full_adjacency_loss
+from regbench.tasks.graph_link import InnerProduct, full_adjacency_loss, sample_non_edges
 
 DATA = Path(os.environ.get("REGBENCH_DATA")
             or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -263,3 +263,33 @@ def test_a_code_regularizer_acts_on_hidden_nodes_of_the_node_classifier(syntheti
     assert strong["latent.mean_angle_deg"] > none["latent.mean_angle_deg"] + 5  # spread apart
     with pytest.raises(RegbenchError, match="exposes only weights, codes"):
         prepare("cora_node", "kl_gauss", {}, 0, check_data=False)
+
+
+def test_non_edges_are_drawn_as_torch_geometric_draws_them():
+    """Both samplers draw uniformly among the non-edges i < j (chi-square on every pair's count),
+    ours exactly k distinct ones per draw, from the run's generator alone."""
+    from scipy.stats import chisquare
+    from torch_geometric.utils import negative_sampling
+    n, k, draws = 12, 20, 1500
+    generator = torch.Generator().manual_seed(0)
+    i, j = torch.triu_indices(n, n, 1)[:, torch.randperm(n * (n - 1) // 2, generator=generator)[:25]]
+    edges = torch.stack([i, j])
+    codes = edges[0] * n + edges[1]
+    non_edges = n * (n - 1) // 2 - 25
+    ours, theirs = torch.zeros(n * n), torch.zeros(n * n)
+    torch.manual_seed(0)
+    for _ in range(draws):
+        pairs = sample_non_edges(codes, n, k, generator)
+        assert pairs.size(1) == k and bool((pairs[0] < pairs[1]).all())
+        drawn = pairs[0] * n + pairs[1]
+        assert len(drawn.unique()) == k and not torch.isin(drawn, codes).any()
+        ours += torch.bincount(drawn, minlength=n * n)
+        other = negative_sampling(torch.cat([edges, edges.flip(0)], 1), n, 2 * k, force_undirected=True)
+        other = other[:, other[0] < other[1]]
+        theirs += torch.bincount(other[0] * n + other[1], minlength=n * n)
+    for counts in (ours, theirs):
+        assert int((counts > 0).sum()) == non_edges  # every non-edge, and nothing else
+        assert chisquare(counts[counts > 0].numpy()).pvalue > 1e-3
+    again = sample_non_edges(codes, n, k, torch.Generator().manual_seed(5))
+    torch.manual_seed(123)  # the global state plays no part
+    assert torch.equal(again, sample_non_edges(codes, n, k, torch.Generator().manual_seed(5)))

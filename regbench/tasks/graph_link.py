@@ -71,7 +71,13 @@ def pair_codes(pairs: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def sample_non_edges(known: torch.Tensor, n: int, k: int, generator: torch.Generator):
-    """``k`` distinct node pairs i < j, uniformly among those whose code is not in ``known``."""
+    """``k`` distinct node pairs i < j, uniformly among those whose code is not in ``known``.
+
+    The distribution of ``torch_geometric.utils.negative_sampling`` (undirected), which is not
+    used here: it draws from the process's global random state, not the run's generator, so the
+    negatives would depend on whatever drew before them, and it returns about k pairs, not k. With
+    it only the random stream would change (the tests compare the two samplers), and with the
+    stream every committed number of the link tasks."""
     found = torch.empty(0, dtype=torch.long)
     while len(found) < k:
         i, j = torch.randint(n, (2, 2 * k), generator=generator)
