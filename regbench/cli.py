@@ -388,6 +388,24 @@ def store_check(store: ResultsStore, fix: bool) -> int:
     return 1 if found.kept or (found.damaged or found.orphans) and not fix else 0
 
 
+def cmd_publish(args) -> int:
+    from .publish import NotPushed, collect, push, write
+    configurations = collect(args.results, args.study)
+    out = Path(args.dir)
+    write(configurations, out, args.license, args.push)
+    print(f"Wrote {out}: {', '.join(f'{c.name} ({len(c.records)} runs)' for c in configurations)}; "
+          f"its card is {out / 'README.md'}")
+    if not args.push:
+        return 0
+    try:
+        url = push(out, args.push)
+    except NotPushed as exc:
+        print(f"regbench: could not push to {args.push}: {exc}; the dataset is in {out}", file=sys.stderr)
+        return 1
+    print(f"Pushed {out} to {url}")
+    return 0
+
+
 def add_track(command) -> None:
     from .tracking import parse_track
     command.add_argument("--track", type=parse_track, action="append", default=[],
@@ -506,6 +524,21 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--all", action="store_true",
                        help="with export to .parquet or .csv: every record, not one per counted run")
     store.set_defaults(func=cmd_store)
+
+    publish = sub.add_parser("publish", parents=[common],
+                             help="the counted runs as a Hugging Face dataset: Parquet files, a "
+                                  "dataset card, the leaderboards")
+    publish.add_argument("dir", metavar="DIR",
+                         help="the dataset's folder: new, empty, or an earlier publish (replaced)")
+    publish.add_argument("--study", action="append", metavar="GRID.toml",
+                         help="one configuration per study (repeatable): the grid's runs, in "
+                              "--results DIR/<name>/ when that holds a store, else in DIR; default: "
+                              "one configuration of every counted run in the store")
+    publish.add_argument("--license", default="mit", help="the card's license (default: mit)")
+    publish.add_argument("--push", metavar="REPO",
+                         help="then upload the folder to the Hugging Face dataset repository REPO "
+                              "(created if missing; needs a token)")
+    publish.set_defaults(func=cmd_publish)
     return parser
 
 

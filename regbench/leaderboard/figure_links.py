@@ -2,7 +2,7 @@
 (Figure 10 of Li & Blair, "Eccentric Regularization: Minimizing Hyperspherical Energy without
 explicit projection", IJCNN 2022), drawn beside the leaderboard file (``<its stem>_<task>_<metric>_
 vs_eccentricity.png``; the store is only read), and links to every run's own figures, with paths
-relative to the leaderboard file."""
+relative to the leaderboard file (the figures in the store, or in a copy of its files)."""
 from __future__ import annotations
 
 import json
@@ -16,9 +16,10 @@ from .runs import Counted
 PLOTTED = ("fid", "fcd", "eccentricity")
 
 
-def figure_section(counted: Counted, out: Path) -> list[str]:
-    """The section of a leaderboard written to ``out``."""
-    index, store_dir, out_dir = counted.store.index, counted.store.directory, out.parent
+def figure_section(counted: Counted, out: Path, files: Path | None = None) -> list[str]:
+    """The section of a leaderboard written to ``out``, its links to the runs' figures in
+    ``files`` (default: the store's directory), which holds them by the names the records give."""
+    index, files, out_dir = counted.store.index, files or counted.store.directory, out.parent
     found = index.metric_rows(counted.runs.line, PLOTTED)
     plotted = pd.DataFrame(found, columns=["line", "metric", "value"]).pivot_table(
         index="line", columns="metric", values="value")
@@ -43,7 +44,7 @@ def figure_section(counted: Counted, out: Path) -> list[str]:
         if rows:
             parts += ["| regularizer | seed | config | figures |", "|---|---|---|---|"]
             for _, _, reg, seed, config_key, artifacts in rows:
-                links = " ".join(f"[{Path(n).stem}]({os.path.relpath(store_dir / n, out_dir)})"
+                links = " ".join(f"[{Path(n).stem}]({os.path.relpath(files / n, out_dir)})"
                                  for n in json.loads(artifacts) if n.startswith("figures/"))
                 parts.append(f"| {reg} | {seed} | {labels[config_key]} | {links} |")
         if parts:

@@ -2,14 +2,14 @@
 columns that pandas, pyarrow and DuckDB read, and the whole record in the ``record`` column (its
 JSON line, as the store writes it), from which :func:`read_records` gives it back unchanged.
 
-The columns: the identity and outcome (:data:`FIELDS`); ``task.*`` and ``reg.*``, the resolved
-hyperparameters; ``metric.*``, the metrics (numbers; arrays stay in the artifact files);
-``info.*``, the strings a run reports; ``versions.*`` and ``hardware.*``, what it ran with;
-``counted``, whether the leaderboard counts the record (its run's latest ``ok`` one); ``record``.
-``started_at`` is a UTC timestamp. A column holds booleans, integers, numbers (integers and floats
-mixed become floats) or strings by its values; one whose values mix other types (a number in one
-run, a string or a list in another), or that has no value, holds text: strings as they are,
-anything else as its JSON.
+The columns (:data:`MEANINGS` says what each holds): the identity and outcome (:data:`FIELDS`);
+``task.*`` and ``reg.*``, the resolved hyperparameters; ``metric.*``, the metrics (numbers; arrays
+stay in the artifact files); ``info.*``, the strings a run reports; ``versions.*`` and
+``hardware.*``, what it ran with; ``counted``, whether the leaderboard counts the record (its run's
+latest ``ok`` one); ``record``. ``started_at`` is a UTC timestamp. A column holds booleans,
+integers, numbers (integers and floats mixed become floats) or strings by its values; one whose
+values mix other types (a number in one run, a string or a list in another), or that has no value,
+holds text: strings as they are, anything else as its JSON.
 """
 from __future__ import annotations
 
@@ -30,6 +30,32 @@ FIELDS = ("id", "run_key", "config_key", "none_key", "task", "task_version", "re
           "device", "host")
 GROUPS = {"task_params": "task.", "reg_params": "reg.", "metrics": "metric.", "info": "info.",
           "versions": "versions.", "hardware": "hardware."}
+MEANINGS = {  # of each column, and of each group of columns (by its prefix)
+    "id": "the record's unique id",
+    "run_key": "the run's identity: task, regularizer, each one's version, the hyperparameters that "
+               "differ from their defaults, and the seed",
+    "config_key": "the run's identity without the seed: one leaderboard row",
+    "none_key": "the config_key of the `none` run this configuration is compared with",
+    "task": "the task", "task_version": "the task's version",
+    "reg": "the regularizer", "reg_version": "the regularizer's version",
+    "record_version": "the record's layout version", "seed": "the seed",
+    "status": "`ok`, `diverged` (a non-finite loss) or `failed` (an exception)",
+    "error": "why the run diverged or failed",
+    "started_at": "when the run started (UTC)", "wall_time_s": "the run's wall time (seconds)",
+    "train_time_s": "the training loop's time (seconds; empty for a task of its own loop)",
+    "device": "where it ran: the device, with the GPU's name or the CPU's architecture and threads",
+    "host": "the machine's name",
+    "task.": "the task's hyperparameters, defaults filled in",
+    "reg.": "the regularizer's hyperparameters, defaults filled in",
+    "metric.": "the metrics (numbers; arrays stay in the artifact files)",
+    "info.": "the strings a run reports (its target, a split's digest, a note)",
+    "versions.": "what the run ran with: python, torch, cuda (the CUDA torch was built with), "
+                 "platform (the operating system), regbench, git_commit (of the regbench checkout)",
+    "hardware.": "the CPU: its model, the instruction set torch's kernels use, BLAS and its "
+                 "version, threads",
+    "counted": "whether the leaderboard counts the record (its run's latest `ok` one)",
+    "record": "the whole record's JSON line, from which `regbench store import` rebuilds it",
+}
 
 
 def row(record: dict, counted: bool) -> dict:

@@ -2,7 +2,7 @@
 cross-entropy + the regularizer's ``weight_penalty`` of every conv and linear layer (the last is
 the final layer; the regularizer's own coefficients and half-space option apply), in the spirit of
 the classification experiments of Liu et al., "Learning towards Minimum Hyperspherical Energy",
-NeurIPS 2018, arXiv:1711.03189.
+NeurIPS 2018, arXiv:1805.09298.
 
 A subclass supplies its data (:meth:`load`: train, validation and test inputs with labels) and
 its :meth:`network` (logits from the inputs as loaded). The model kept is the last one. Metrics: top-1

@@ -1,6 +1,6 @@
 """``digits_mlp``: an MLP classifier on scikit-learn's bundled 8×8 digits (no download; E. Alpaydin
 and C. Kaynak, UCI optical recognition of handwritten digits, 1998), for the weight regularizers of
-Liu et al., "Learning towards Minimum Hyperspherical Energy", NeurIPS 2018, arXiv:1711.03189 (see
+Liu et al., "Learning towards Minimum Hyperspherical Energy", NeurIPS 2018, arXiv:1805.09298 (see
 :mod:`regbench.tasks._classifier`).
 
 The split of ``digits_ae`` (test 20 %, validation 15 % of the rest, fixed and stratified), pixels
