@@ -232,3 +232,16 @@ def test_every_citation_of_the_registry_is_whole_and_one_paper_has_one_arxiv_id(
     assert vmf.startswith("@inproceedings{davidson2018hyperspherical,") and \
         "author = {Tim R. Davidson and Luca Falorsi and Nicola De Cao and Thomas Kipf and Jakub M. " \
         "Tomczak}" in vmf and "booktitle = {UAI}" in vmf and "year = {2018}" in vmf
+
+
+def test_a_published_folder_imports_back_into_a_store_with_the_same_leaderboards(tmp_path, studies):
+    from regbench.leaderboard import to_csv
+    results, out, target = tmp_path / "results", tmp_path / "out", ResultsStore(tmp_path / "new")
+    pytest.importorskip("huggingface_hub")
+    assert main(["--results", str(results), "publish", str(out), "--study", str(studies[0])]) == 0
+    assert main(["--results", str(target.directory), "store", "import", str(out)]) == 0
+    source = ResultsStore(results / "digits")
+    assert [r["id"] for r in target.records()] == [r["id"] for r in counted(source)]
+    assert to_csv(target) == to_csv(source)  # the counted runs, with their files (the curve's too)
+    assert main(["--results", str(target.directory), "store", "import", str(out)]) == 0  # no twice
+    assert len(list(target.records())) == 6

@@ -164,37 +164,48 @@ def copy_artifacts(store: ResultsStore, records: list[dict], directory: Path) ->
 
 def import_records(store: ResultsStore, source: Path) -> Merged:
     """Add the records of ``source`` that ``store`` does not hold (by id), with their artifact
-    files from beside it. ``source`` is a store's directory, a JSONL file (either layout) or a
-    Parquet or CSV export; it is refused whole, before anything is added, when a record is of a
+    files from beside it. ``source`` is a store's directory, a folder written by ``regbench
+    publish``, a JSONL file (either layout) or a Parquet or CSV export; it is refused whole, before anything is added, when a record is of a
     newer layout or a file it lists is missing or changed."""
+    held = {row[0] for row in store.index.query("SELECT id FROM runs")}
+    new, present = {}, 0
+    for path, files in sources(source):
+        entries = lines(path) if path.suffix == ".jsonl" else table.read_records(path)
+        for where, record in readable(entries):
+            if record["id"] in held:
+                present += 1
+            elif record["id"] not in new:  # a published run of two configurations: once
+                new[record["id"]] = where, record, files
+    for where, record, files in new.values():
+        for name, digest in (record.get("artifacts") or {}).items():
+            origin = files / name
+            if not origin.is_file() or artifacts.sha256(origin) != digest:
+                raise RegbenchError(f"{where}: artifact {origin} is missing or does not match its "
+                                    f"sha256; nothing was imported")
+    for where, record, files in new.values():
+        copy_files(record, files, store.directory)
+        store.append(record)
+    keys = {record["run_key"] for _, record, _ in new.values()}
+    several = {key for key, in store.index.query("SELECT run_key FROM runs GROUP BY run_key "
+                                                  "HAVING count(*) > 1")}
+    return Merged(len(new), present, len(keys & several))
+
+
+def sources(source: Path) -> list[tuple[Path, Path]]:
+    """(file of records, folder of their files) of what ``source`` names: a store's directory, a
+    dataset folder of ``regbench publish`` (each ``data/<configuration>/*.parquet``, the files at
+    its top) or a file; refused in one line when it is none of them."""
+    published = sorted(source.glob("data/*/*.parquet")) if source.is_dir() else []
+    if published and not (source / "records.jsonl").exists():
+        return [(path, source) for path in published]
     if source.is_dir():
         source = source / "records.jsonl"
     if source.suffix not in EXPORTS:
         raise RegbenchError(f"cannot import {source}: unknown format {suffix(source)} (known: a "
-                            f"store's directory, {', '.join(EXPORTS)})")
+                            f"store's directory, a published dataset's, {', '.join(EXPORTS)})")
     if not source.is_file():
         raise RegbenchError(f"cannot import {source}: no such file")
-    entries = lines(source) if source.suffix == ".jsonl" else table.read_records(source)
-    held = {row[0] for row in store.index.query("SELECT id FROM runs")}
-    new, present = {}, 0
-    for where, record in readable(entries):
-        if record["id"] in held or record["id"] in new:
-            present += 1
-        else:
-            new[record["id"]] = where, record
-    for where, record in new.values():
-        for name, digest in (record.get("artifacts") or {}).items():
-            origin = source.parent / name
-            if not origin.is_file() or artifacts.sha256(origin) != digest:
-                raise RegbenchError(f"{where}: artifact {origin} is missing or does not match its "
-                                    f"sha256; nothing was imported")
-    for where, record in new.values():
-        copy_files(record, source.parent, store.directory)
-        store.append(record)
-    keys = {record["run_key"] for _, record in new.values()}
-    several = {key for key, in store.index.query("SELECT run_key FROM runs GROUP BY run_key "
-                                                  "HAVING count(*) > 1")}
-    return Merged(len(new), present, len(keys & several))
+    return [(source, source.parent)]
 
 
 def copy_files(record: dict, origin: Path, directory: Path) -> None:
