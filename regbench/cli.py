@@ -1,4 +1,5 @@
-"""The ``regbench`` command line: ``run``, ``list``, ``grid``, ``leaderboard``, ``report``."""
+"""The ``regbench`` command line: ``run``, ``list``, ``check``, ``grid``, ``suite``, ``leaderboard``,
+``report``, ``store``."""
 from __future__ import annotations
 
 import argparse
@@ -113,6 +114,32 @@ def cmd_list(args) -> int:
 
 def _first_line(cls) -> str:
     return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def cmd_check(args) -> int:
+    """The contract checks of the plugins' regularizers and tasks and of those named; 1 when one fails."""
+    from .contract import NOT_RUN, checks_of, outcomes
+    regs = [*(_names(args.reg) or []), *(n for m in args.plugin for n in REGULARIZERS.names_from(m))]
+    tasks = [*(_names(args.task) or []), *(n for m in args.plugin for n in TASKS.names_from(m))]
+    if not regs and not tasks:
+        raise RegbenchError("name what to check: --plugin MODULE (its regularizers and tasks), "
+                            "--reg NAME or --task NAME")
+    for name in regs:
+        REGULARIZERS.get(name)
+    for name in tasks:
+        TASKS.get(name)
+    subject, counts = None, {"hold": 0, "fail": 0, "not run": 0}
+    for check, why in outcomes(checks_of(dict.fromkeys(regs), dict.fromkeys(tasks),
+                                         settings=parse_settings(args.set))):
+        if check.subject != subject:
+            subject = check.subject
+            print(f"{subject}:")
+        kind = "hold" if why is None else "not run" if why == NOT_RUN else "fail"
+        counts[kind] += 1
+        print(f"  {'ok' if why is None else '-' if why == NOT_RUN else 'FAIL':<5} {check.what}"
+              + ("" if why in (None, NOT_RUN) else f": {why}"), flush=True)
+    print(f"{sum(counts.values())} checks: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ".")
+    return 1 if counts["fail"] else 0
 
 
 def cmd_grid(args) -> int:
@@ -407,6 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", parents=[common], help="regularizers and tasks with hyperparameters")
     lst.set_defaults(func=cmd_list)
+
+    check = sub.add_parser("check", parents=[common],
+                           help="the contract checks of the --plugin modules' regularizers and tasks "
+                                "(and of those named): what the suite checks before it runs them, "
+                                "with each task's tiny runs")
+    check.add_argument("--reg", help="also these regularizers, comma-separated")
+    check.add_argument("--task", help="also these tasks, comma-separated")
+    check.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                       help="settings of the tasks' tiny runs (default: their defaults)")
+    check.set_defaults(func=cmd_check)
 
     grid = sub.add_parser("grid", parents=[common], help="run a grid of trials with Ray Tune")
     grid.add_argument("grid_file", nargs="?", metavar="GRID.toml", help="grid file (tasks/*.toml)")
