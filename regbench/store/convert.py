@@ -162,11 +162,12 @@ def copy_artifacts(store: ResultsStore, records: list[dict], directory: Path) ->
             shutil.copyfile(origin, target)
 
 
-def import_records(store: ResultsStore, source: Path) -> Merged:
-    """Add the records of ``source`` that ``store`` does not hold (by id), with their artifact
-    files from beside it. ``source`` is a store's directory, a JSONL file (either layout) or a
-    Parquet or CSV export; it is refused whole, before anything is added, when a record is of a
-    newer layout or a file it lists is missing or changed."""
+def import_records(store: ResultsStore, source: Path, keep=None) -> Merged:
+    """Add the records of ``source`` (those for which ``keep(record)`` holds, if given) that
+    ``store`` does not hold (by id), with their artifact files from beside it. ``source`` is a
+    store's directory, a JSONL file (either layout) or a Parquet or CSV export, only read; it is
+    refused whole, before anything is added, when a record is of a newer layout or a file it lists
+    is missing or changed."""
     if source.is_dir():
         source = source / "records.jsonl"
     if source.suffix not in EXPORTS:
@@ -178,6 +179,8 @@ def import_records(store: ResultsStore, source: Path) -> Merged:
     held = {row[0] for row in store.index.query("SELECT id FROM runs")}
     new, present = {}, 0
     for where, record in readable(entries):
+        if keep is not None and not keep(record):
+            continue
         if record["id"] in held or record["id"] in new:
             present += 1
         else:
