@@ -262,25 +262,47 @@ def cmd_suite(args) -> int:
     for key in ("cpu", "gpu"):
         if getattr(args, key) is not None:
             suite.resources[key] = getattr(args, key)
-    tasks = _names(args.task)
-    if tasks:
-        known = {t for f in suite.families for t in f.tasks + f.sanity}
-        if set(tasks) - known:
-            raise RegbenchError(f"--task: {', '.join(sorted(set(tasks) - known))} not in suite "
-                                f"{suite.name} (it has {', '.join(sorted(known))})")
+    known = {t for f in suite.families for t in f.tasks + f.sanity}
+    named = _names(args.task) or []
+    placed = [TASKS.get(t).registered_name for t in named if t not in known]  # unknown names: an error
+    regs = [REGULARIZERS.get(r).registered_name for r in _names(",".join(args.reg)) or []]
+    if regs or placed:
+        from .contract import verify
+        from .suite_place import place
+        suite = place(suite, regs, placed)
+        verify(regs, placed)  # before anything runs
+    tasks = named if set(named) & known else None  # the suite's tasks named: only those
     name = f"suite_{suite.name}" + ("_smoke" if args.smoke else "")
-    store = ResultsStore(args.results or default_results_dir() / name)
+    store = ResultsStore(args.results or default_results_dir() / "+".join([name, *suite.added]))
     store.check(write=not args.dry_run)  # the suite writes its outputs even with nothing to run
+    reused = reused_stores(args, name, store) if args.reuse or suite.added else []
     if args.resume and not store.outcomes():
         raise RegbenchError(f"nothing to resume: no run of suite {suite.name} is recorded in {store.path}")
     try:
         return run_suite(suite, store, address=args.address, plugins=args.plugin,
-                         dry_run=args.dry_run, tasks=tasks)
+                         dry_run=args.dry_run, tasks=tasks, reused=reused)
     except KeyboardInterrupt:
         again = ["regbench", *args.argv] + ([] if args.resume else ["--resume"])
         print(f"\nInterrupted: the finished trials are recorded in {store.path}, none half-way. "
               f"To go on: {shlex.join(again)}")
         return 130
+
+
+def reused_stores(args, name: str, store: ResultsStore) -> list:
+    """The stores ``--reuse`` names, else the suite's own (``name``) where they exist; refused when
+    one is the store the suite writes to."""
+    from .suite_reuse import ReadOnlyStore, default_reuse
+    paths = [Path(p) for p in args.reuse] or default_reuse(args.suite_file, name)
+    if not paths:
+        print(f"No store to reuse: neither results/{name} beside the suite file's folder nor {name} in "
+              f"the results directory holds records; give --reuse DIR, or every run of the suite runs "
+              f"here too.")
+    for path in paths:
+        if path.resolve() == store.directory.resolve():
+            raise RegbenchError(f"--results {store.directory} is a store the suite reuses read-only: "
+                                f"give your own (the default is {store.directory.name}+<added names> "
+                                f"in the results directory)")
+    return [ReadOnlyStore(path) for path in paths]
 
 
 def cmd_leaderboard(args) -> int:
@@ -479,7 +501,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="every task at the file's smallest scale (its smoke settings), one "
                             "selection and one evaluation seed, the two factors nearest 1, one CPU "
                             "per trial, in a store of its own")
-    suite.add_argument("--task", help="only these tasks, comma-separated")
+    suite.add_argument("--task", help="only these of the suite's tasks, comma-separated; a task the suite "
+                                      "lacks (a plugin's) is placed in it, every regularizer of its "
+                                      "families run on it")
+    suite.add_argument("--reg", action="append", default=[], metavar="NAME",
+                       help="place a regularizer the suite lacks (a plugin's) in its families: only its "
+                            "runs and those the reused stores lack run (repeatable, or comma-separated)")
+    suite.add_argument("--reuse", action="append", default=[], metavar="DIR",
+                       help="a results store whose runs the suite reuses, read-only (repeatable); with "
+                            "--reg or a placed --task, default: the suite's own stores that exist")
     suite.add_argument("--cpu", type=float, help="CPUs per trial (default: the file's, else 1)")
     suite.add_argument("--gpu", type=float, help="GPUs per trial (default: the file's, else 0)")
     suite.add_argument("--address", help="join this Ray cluster (HOST:PORT of `ray start --head`)")
