@@ -269,8 +269,8 @@ def cmd_suite(args) -> int:
     if regs or placed:
         from .contract import verify
         from .suite_place import place
+        verify(regs, placed)  # before anything is placed or run
         suite = place(suite, regs, placed)
-        verify(regs, placed)  # before anything runs
     tasks = named if set(named) & known else None  # the suite's tasks named: only those
     name = f"suite_{suite.name}" + ("_smoke" if args.smoke else "")
     store = ResultsStore(args.results or default_results_dir() / "+".join([name, *suite.added]))

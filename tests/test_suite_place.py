@@ -162,10 +162,12 @@ def test_a_plugin_that_breaks_the_contract_is_refused_before_anything_runs(tmp_p
     path, source = committed(tmp_path)
     own = tmp_path / "own"
     done = run_cli("suite", str(path), "--plugin", "tests.plugins.broken", "--reg", "nan_gradient",
-                   "--reuse", str(source), "--results", str(own), cwd=ROOT)
+                   "--reg", "unknown_target", "--reuse", str(source), "--results", str(own), cwd=ROOT)
     assert done.returncode == 2, done.stdout + done.stderr
     assert ("the contract does not hold, so nothing was run: regularizer 'nan_gradient': finite at "
             "zero rows on codes: a gradient is NaN or infinite with zero rows") in done.stderr
+    assert ("regularizer 'unknown_target': declares targets regbench knows: unknown_target declares "
+            "targets 'latent', which regbench does not know") in done.stderr
     assert not own.exists() and done.stdout == ""
 
 
