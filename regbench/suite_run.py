@@ -149,15 +149,16 @@ def plan(suite: Suite, store: ResultsStore, tasks=None, reused=()) -> tuple[list
 
 def added_lines(suite: Suite, trials: dict[str, Trial], unknown: list[tuple], status: dict,
                 measured: dict) -> list[str]:
-    """The placed regularizers' and tasks' own trials (new), and the rest of the suite's (recorded:
-    reused; missing: run too), with their costs, and the share of the whole suite's cost."""
+    """The placed regularizers' and tasks' own trials and their cost, also as a share of the rest of
+    the suite's; the rest's trials recorded (reused) and not (they run too), and the cost left."""
     new, rest = Counter(), Counter()
     for trial in trials.values():
         part, cost = (new if added_trial(suite, trial) else rest), estimate(suite, measured, trial)
         part["trials"] += 1
         part["cost"] += cost
-        part["recorded" if trial.config.run_key in status else "left"] += cost
-        part["recorded trials"] += trial.config.run_key in status
+        recorded = trial.config.run_key in status
+        part["recorded trials"] += recorded
+        part["left"] += 0.0 if recorded else cost
     for family, task, reg in unknown:  # evaluation trials of a choice still open
         part = new if reg in suite.added or task in suite.added else rest
         part["trials"] += len(suite.evaluation_seeds)
@@ -173,7 +174,7 @@ def added_lines(suite: Suite, trials: dict[str, Trial], unknown: list[tuple], st
     share += (f" (a run of {', '.join(guessed)} priced at {SECONDS:g} s until one is recorded)"
               if guessed else "")
     return [f"  placed: {placed}: {new['trials']} trials of its own ({new['recorded trials']} recorded), "
-            f"about {new['cost'] / 3600:.2f} trial-hours{share}",
+            f"about {new['cost'] / 3600:.2f} trial-hours in all{share}",
             f"  the rest of the suite: {rest['trials']} trials, {rest['recorded trials']} recorded "
             f"(reused), {rest['trials'] - rest['recorded trials']} not recorded, which run too "
             f"(about {rest['left'] / 3600:.2f} trial-hours)"]

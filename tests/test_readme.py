@@ -39,7 +39,7 @@ def test_readme_walk_through_checks_and_places_the_examples(store_dir):
     planned = run_cli(*shlex.split(dry_run)[1:], cwd=root)
     assert planned.returncode == 0, planned.stderr
     placed = re.search(r"placed: regularizer coding_rate: (\d+) trials of its own \(0 recorded\), about "
-                       r"([\d.]+) trial-hours, [\d.]+% of the suite's ([\d.]+) trial-hours without it "
+                       r"([\d.]+) trial-hours in all, [\d.]+% of the suite's ([\d.]+) trial-hours without it "
                        r"\(about (1/\d+)\)", planned.stdout)
     trials, hours, suite, share = placed.groups()
     assert (f"{trials} trials, about {hours} trial-hours against the suite's {suite} ({share} of it"
