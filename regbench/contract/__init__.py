@@ -19,8 +19,6 @@ from ..errors import RegbenchError
 YEAR = re.compile(r"\b(19|20)\d\d\b")
 VENUE = re.compile(r"arXiv|NeurIPS|NIPS|ICML|ICLR|AISTATS|UAI|JMLR|ECAI|IJCNN|CVPR|ICCV|ECCV|AAAI|"
                    r"IJCAI|KDD|TPAMI|Proc\.|Journal|Transactions")
-
-
 NOT_RUN = "not run: an earlier check of it failed"
 
 
@@ -85,9 +83,9 @@ def verify(regularizers=(), tasks=()) -> None:
     for check, why in outcomes(checks_of(regularizers, tasks, task_runs=False)):
         if why not in (None, NOT_RUN):
             failed.setdefault((check.subject, why), []).append(check.what)
-    failed = [f"{subject}: {', '.join(whats)}: {why}" for (subject, why), whats in failed.items()]
     if failed:
-        raise RegbenchError("the contract does not hold, so nothing was run: " + "; ".join(failed)
+        named = [f"{subject}: {', '.join(whats)}: {why}" for (subject, why), whats in failed.items()]
+        raise RegbenchError("the contract does not hold, so nothing was run: " + "; ".join(named)
                             + " (`regbench check --plugin MODULE` runs every check)")
 
 
