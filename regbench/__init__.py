@@ -11,7 +11,7 @@ _EXPORTS = {
     "params": ["Param"],
     "registry": ["REGULARIZERS", "TARGETS", "TASKS", "create_regularizer", "create_task", "load_plugin",
                  "register_regularizer", "register_target", "register_task"],
-    "regularizers": ["CODES", "POSTERIOR", "WEIGHTS", "Regularizer", "WeightLayer"],
+    "regularizers": ["CODES", "POSTERIOR", "WEIGHTS", "Regularizer", "WeightLayer", "WeightRegularizer"],
     "targets": ["Target"],
     "tasks": ["RunContext", "Task"],
     "training": ["Training", "epochs", "fit"],

@@ -1,4 +1,5 @@
-"""The ``regbench`` command line: ``run``, ``list``, ``grid``, ``leaderboard``, ``report``."""
+"""The ``regbench`` command line: ``run``, ``list``, ``check``, ``grid``, ``suite``, ``leaderboard``,
+``report``, ``store``."""
 from __future__ import annotations
 
 import argparse
@@ -124,6 +125,32 @@ def _first_line(cls) -> str:
     return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
+def cmd_check(args) -> int:
+    """The contract checks of the plugins' regularizers and tasks and of those named; 1 when one fails."""
+    from .contract import NOT_RUN, checks_of, outcomes
+    regs = [*(_names(args.reg) or []), *(n for m in args.plugin for n in REGULARIZERS.names_from(m))]
+    tasks = [*(_names(args.task) or []), *(n for m in args.plugin for n in TASKS.names_from(m))]
+    if not regs and not tasks:
+        raise RegbenchError("name what to check: --plugin MODULE (its regularizers and tasks), "
+                            "--reg NAME or --task NAME")
+    for name in regs:
+        REGULARIZERS.get(name)
+    for name in tasks:
+        TASKS.get(name)
+    subject, counts = None, {"hold": 0, "fail": 0, "not run": 0}
+    for check, why in outcomes(checks_of(dict.fromkeys(regs), dict.fromkeys(tasks),
+                                         settings=parse_settings(args.set))):
+        if check.subject != subject:
+            subject = check.subject
+            print(f"{subject}:")
+        kind = "hold" if why is None else "not run" if why == NOT_RUN else "fail"
+        counts[kind] += 1
+        print(f"  {'ok' if why is None else '-' if why == NOT_RUN else 'FAIL':<5} {check.what}"
+              + ("" if why in (None, NOT_RUN) else f": {why}"), flush=True)
+    print(f"{sum(counts.values())} checks: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ".")
+    return 1 if counts["fail"] else 0
+
+
 def cmd_grid(args) -> int:
     from .grid import inline_grid, load_grid, parse_seeds, parse_values
     seeds = parse_seeds(args.seeds) if args.seeds else None
@@ -246,25 +273,47 @@ def cmd_suite(args) -> int:
     for key in ("cpu", "gpu"):
         if getattr(args, key) is not None:
             suite.resources[key] = getattr(args, key)
-    tasks = _names(args.task)
-    if tasks:
-        known = {t for f in suite.families for t in f.tasks + f.sanity}
-        if set(tasks) - known:
-            raise RegbenchError(f"--task: {', '.join(sorted(set(tasks) - known))} not in suite "
-                                f"{suite.name} (it has {', '.join(sorted(known))})")
+    known = {t for f in suite.families for t in f.tasks + f.sanity}
+    named = _names(args.task) or []
+    placed = [TASKS.get(t).registered_name for t in named if t not in known]  # unknown names: an error
+    regs = [REGULARIZERS.get(r).registered_name for r in _names(",".join(args.reg)) or []]
+    if regs or placed:
+        from .contract import verify
+        from .suite_place import place
+        verify(regs, placed)  # before anything is placed or run
+        suite = place(suite, regs, placed)
+    tasks = named if set(named) & known else None  # the suite's tasks named: only those
     name = f"suite_{suite.name}" + ("_smoke" if args.smoke else "")
-    store = ResultsStore(args.results or default_results_dir() / name)
+    store = ResultsStore(args.results or default_results_dir() / "+".join([name, *suite.added]))
     store.check(write=not args.dry_run)  # the suite writes its outputs even with nothing to run
+    reused = reused_stores(args, name, store) if args.reuse or suite.added else []
     if args.resume and not store.outcomes():
         raise RegbenchError(f"nothing to resume: no run of suite {suite.name} is recorded in {store.path}")
     try:
         return run_suite(suite, store, address=args.address, plugins=args.plugin,
-                         dry_run=args.dry_run, tasks=tasks)
+                         dry_run=args.dry_run, tasks=tasks, reused=reused)
     except KeyboardInterrupt:
         again = ["regbench", *args.argv] + ([] if args.resume else ["--resume"])
         print(f"\nInterrupted: the finished trials are recorded in {store.path}, none half-way. "
               f"To go on: {shlex.join(again)}")
         return 130
+
+
+def reused_stores(args, name: str, store: ResultsStore) -> list:
+    """The stores ``--reuse`` names, else the suite's own (``name``) where they exist; refused when
+    one is the store the suite writes to."""
+    from .suite_reuse import ReadOnlyStore, default_reuse
+    paths = [Path(p) for p in args.reuse] or default_reuse(args.suite_file, name)
+    if not paths:
+        print(f"No store to reuse: neither results/{name} beside the suite file's folder nor {name} in "
+              f"the results directory holds records; give --reuse DIR, or every run of the suite runs "
+              f"here too.")
+    for path in paths:
+        if path.resolve() == store.directory.resolve():
+            raise RegbenchError(f"--results {store.directory} is a store the suite reuses read-only: "
+                                f"give your own (the default is {store.directory.name}+<added names> "
+                                f"in the results directory)")
+    return [ReadOnlyStore(path) for path in paths]
 
 
 def cmd_leaderboard(args) -> int:
@@ -447,6 +496,16 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", parents=[common], help="regularizers and tasks with hyperparameters")
     lst.set_defaults(func=cmd_list)
 
+    check = sub.add_parser("check", parents=[common],
+                           help="the contract checks of the --plugin modules' regularizers and tasks "
+                                "(and of those named): what the suite checks before it runs them, "
+                                "with each task's tiny runs")
+    check.add_argument("--reg", help="also these regularizers, comma-separated")
+    check.add_argument("--task", help="also these tasks, comma-separated")
+    check.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                       help="settings of the tasks' tiny runs (default: their defaults)")
+    check.set_defaults(func=cmd_check)
+
     grid = sub.add_parser("grid", parents=[common], help="run a grid of trials with Ray Tune")
     grid.add_argument("grid_file", nargs="?", metavar="GRID.toml", help="grid file (tasks/*.toml)")
     grid.add_argument("--task", help="task names, comma-separated (replaces the file's)")
@@ -482,7 +541,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="every task at the file's smallest scale (its smoke settings), one "
                             "selection and one evaluation seed, the two factors nearest 1, one CPU "
                             "per trial, in a store of its own")
-    suite.add_argument("--task", help="only these tasks, comma-separated")
+    suite.add_argument("--task", help="only these of the suite's tasks, comma-separated; a task the suite "
+                                      "lacks (a plugin's) is placed in it, every regularizer of its "
+                                      "families run on it")
+    suite.add_argument("--reg", action="append", default=[], metavar="NAME",
+                       help="place a regularizer the suite lacks (a plugin's) in its families: only its "
+                            "runs and those the reused stores lack run (repeatable, or comma-separated)")
+    suite.add_argument("--reuse", action="append", default=[], metavar="DIR",
+                       help="a results store whose runs the suite reuses, read-only (repeatable); with "
+                            "--reg or a placed --task, default: the suite's own stores that exist")
     suite.add_argument("--cpu", type=float, help="CPUs per trial (default: the file's, else 1)")
     suite.add_argument("--gpu", type=float, help="GPUs per trial (default: the file's, else 0)")
     suite.add_argument("--address", help="join this Ray cluster (HOST:PORT of `ray start --head`)")

@@ -61,6 +61,11 @@ class Registry:
         self.load()
         return sorted(self._classes)
 
+    def names_from(self, module: str) -> list[str]:
+        """The names of the classes that ``module`` (or a module in it) defines."""
+        return [name for name in self.names() if self._classes[name].__module__ == module
+                or self._classes[name].__module__.startswith(module + ".")]
+
     def get(self, name: str) -> type:
         self.load()
         if name not in self._classes:

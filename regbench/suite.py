@@ -113,6 +113,7 @@ class Suite:
     tasks: dict[str, SuiteTask]
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     smoke: bool = False
+    added: dict[str, str] = field(default_factory=dict)  # placed by the user: name → its kind
 
     def seconds(self, task: str) -> float:
         """The estimate of one run of ``task`` before any is recorded (smoke runs: a few seconds)."""
@@ -201,7 +202,9 @@ class Suite:
 
     def study(self, family: Family, trials: list[Trial]) -> "FamilyStudy":
         keys = [t.config.run_key for t in trials if t.family == family.name]
-        return FamilyStudy(f"{self.name}_{family.name}", f"{self.description} Family: {family.name}.",
+        added = [name for name in self.added if name in family.regularizers + family.tasks + family.sanity]
+        note = f" Added by the user: {', '.join(added)}." if added else ""
+        return FamilyStudy(f"{self.name}_{family.name}", f"{self.description} Family: {family.name}.{note}",
                            family.tasks + family.sanity, keys,
                            {t: self.tasks[t] for t in family.tasks + family.sanity})
 

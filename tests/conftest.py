@@ -8,6 +8,52 @@ import pytest
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
+PLUGINS: list[str] = []  # the modules of --regbench-plugin
+CONTRACT_TESTS = ("test_contract_regularizers.py", "test_contract_tasks.py")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regbench-plugin", action="append", default=[], metavar="MODULE",
+                     help="run only the registry-wide contract tests, on the regularizers and tasks "
+                          "that MODULE registers (repeatable; the current directory is searched)")
+
+
+def pytest_configure(config):
+    from regbench.registry import load_plugin
+    for module in config.getoption("regbench_plugin"):
+        load_plugin(module)
+        PLUGINS.append(module)
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Under --regbench-plugin: the contract tests only."""
+    if config.getoption("regbench_plugin") and collection_path.suffix == ".py":
+        return collection_path.name not in CONTRACT_TESTS or None
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under --regbench-plugin: without the tests of the built-in declarations."""
+    if PLUGINS:
+        kept = [item for item in items if not item.name.startswith("test_declarations")]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+def from_plugins(cls) -> bool:
+    return any(cls.__module__ == module or cls.__module__.startswith(module + ".") for module in PLUGINS)
+
+
+def under_contract(registry) -> list[str]:
+    """The names the contract tests cover: every registered one, or under --regbench-plugin those
+    of the plugin modules alone."""
+    return [name for name in registry.names() if not PLUGINS or from_plugins(registry.get(name))]
+
+
+def builtin(cls) -> bool:
+    """Whether ``cls`` is one of regbench's own (held to its rules beyond the contract)."""
+    return cls.__module__.startswith("regbench.")
+
 
 @pytest.fixture
 def store_dir(tmp_path, monkeypatch):

@@ -1,28 +1,29 @@
-"""The contract of every registered task: a tiny configuration trains under a regularizer on each
-target it exposes (and under ``none``), and its record has status ``ok`` and every metric the task
-declares, each with a declared direction.
+"""The contract of every registered task (:mod:`regbench.contract.tasks` defines each check;
+``regbench check`` runs the same): its targets are known and it builds, its metrics are declared
+with a direction, it has a docstring (a built-in one cites its paper), and a tiny configuration
+trains under a regularizer on each target it exposes (and under ``none``), its record ``ok`` with
+every metric the task declares.
 
-Parametrised over ``TASKS.names()`` × (the task's ``supports`` + ``none``), ids ``<task>-<reg>``;
+Parametrised over the tasks under contract (``TASKS.names()``, or a plugin's alone under
+``pytest --regbench-plugin MODULE``) × (the task's ``supports`` + ``none``), ids ``<task>-<reg>``;
 a task gets its tiny settings from ``TINY`` (a task without an entry, a plugin's, runs at its
-defaults) and, per target, a cheap regularizer from ``REGULARIZER_FOR``. Every dataset is a
+defaults) and, per target, a cheap regularizer (``regbench.contract.tasks.CHEAP``). Every dataset is a
 synthetic stand-in written by ``tests/_contract.py`` (the real files are never read, so that the
 runs are small and the same everywhere). Metrics that a single tiny run cannot have are declared,
 with the reason and the evidence that the run skipped them for that reason, in ``NOT_IN_A_TINY_RUN``.
 """
 from __future__ import annotations
 
-import math
-import re
-import sys
-
 import pytest
 
+from regbench.contract import cites_paper, documentation, documented
+from regbench.contract import tasks as contract
 from regbench.metrics.alignment import KEY as ALIGNMENT_CODES
-from regbench.metrics.declared import DIRECTIONS, METRICS
+from regbench.metrics.declared import METRICS
 from regbench.registry import REGULARIZERS, TASKS
-from regbench.runner import execute, prepare
 
 from _contract import MNIST_TRAIN, synthetic_environment
+from conftest import builtin, under_contract
 
 # ---- declarations -----------------------------------------------------------------------------
 
@@ -46,8 +47,6 @@ TINY: dict[str, dict] = {
     "digits_mlp": {"epochs": 1, "hidden": 8},
     "mnist_cnn": {"epochs": 1, "width": 0.0625, "train_size": 20, "val_size": 10, "test_size": 10},
 }
-
-REGULARIZER_FOR = {"codes": "eccentric", "weights": "orthogonal", "posterior": "kl_gauss"}
 
 
 def _fid_skipped(record, task_cls) -> bool:
@@ -90,46 +89,19 @@ NOT_IN_A_TINY_RUN = {
     **{metric: (_POSTERIOR_ONLY, _deterministic) for metric in ("test_ll", "test_elbo", "test_kl", "val_elbo")},
 }
 
-YEAR = re.compile(r"\b(19|20)\d\d\b")
-VENUE = re.compile(r"arXiv|NeurIPS|NIPS|ICML|ICLR|AISTATS|UAI|JMLR|ECAI|IJCNN|CVPR|ICCV|ECCV|AAAI|"
-                   r"IJCAI|KDD|TPAMI|Proc\.|Journal|Transactions")
+NAMES = under_contract(TASKS)
+CASES = [case for task in NAMES for case in contract.cases(task)]
 
 
-def regularizer_for(target: str) -> str:
-    """The cheap regularizer of ``REGULARIZER_FOR``, else (a plugin's target) the first registered
-    regularizer acting on ``target``."""
-    if target in REGULARIZER_FOR:
-        return REGULARIZER_FOR[target]
-    return next(name for name in REGULARIZERS.names() if target in REGULARIZERS.get(name).targets)
-
-
-def cases(task: str) -> list[tuple[str, str, str | None]]:
-    return [(task, regularizer_for(t), t) for t in TASKS.get(task).supports] + [(task, "none", None)]
-
-
-CASES = [case for task in TASKS.names() for case in cases(task)]
+def excused(metric: str, record: dict) -> bool:
+    """Whether a tiny run left out ``metric`` for its declared reason (:data:`NOT_IN_A_TINY_RUN`)."""
+    return metric in NOT_IN_A_TINY_RUN and NOT_IN_A_TINY_RUN[metric][1](record, TASKS.get(record["task"]))
 
 
 def run_and_check(task: str, reg: str, target: str | None, settings: dict | None = None) -> dict:
-    """Run a tiny configuration through ``prepare`` / ``execute`` and check its record against the
-    task's contract; the record."""
-    task_cls = TASKS.get(task)
-    settings = TINY.get(task, {}) if settings is None else settings
-    record = execute(prepare(task, reg, settings))
-    assert record["status"] == "ok", f"{task} × {reg}: {record['error']}\n{record['traceback']}"
-    metrics = record["metrics"]
-    assert record["info"].get("target") == target
-    assert not any(isinstance(v, str) for v in metrics.values()), "strings are the run's info"
-    assert record["directions"] == list(task_cls.directions().items())
-    for metric in task_cls.directions():
-        if metric in metrics:
-            assert isinstance(metrics[metric], (int, float)) and math.isfinite(metrics[metric]), \
-                f"{task} × {reg}: {metric} = {metrics[metric]!r}"
-            continue
-        assert metric in NOT_IN_A_TINY_RUN, f"{task} × {reg}: the record lacks the declared metric {metric}"
-        reason, evidence = NOT_IN_A_TINY_RUN[metric]
-        assert evidence(record, task_cls), f"{task} × {reg}: {metric} is missing, but not because it is {reason}"
-    return record
+    """A tiny configuration's record, checked against the task's contract."""
+    return contract.tiny_run(task, reg, target, TINY.get(task, {}) if settings is None else settings,
+                             excused)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -144,23 +116,28 @@ def synthetic_data(tmp_path_factory):
 def test_declarations_name_registered_tasks_and_declared_metrics():
     assert set(TINY) <= set(TASKS.names()), set(TINY) - set(TASKS.names())
     assert set(NOT_IN_A_TINY_RUN) <= set(METRICS)
-    assert all(target in REGULARIZERS.get(reg).targets for target, reg in REGULARIZER_FOR.items())
+    assert all(target in REGULARIZERS.get(reg).targets for target, reg in contract.CHEAP.items())
 
 
-@pytest.mark.parametrize("task", TASKS.names())
+@pytest.mark.parametrize("task", NAMES)
+def test_targets_are_known_and_it_builds(task):
+    contract.known_targets(task)
+    contract.hyperparameters(task)
+
+
+@pytest.mark.parametrize("task", NAMES)
 def test_metric_directions_are_declared(task):
-    task_cls = TASKS.get(task)
-    for metric, direction in task_cls.directions().items():
-        assert metric in METRICS, f"task '{task}' records '{metric}', which declared.py does not declare"
-        assert direction in DIRECTIONS and direction == METRICS[metric].direction
-    for metric in task_cls.cross_run_metrics:
-        assert metric in METRICS, f"task '{task}': cross-run metric '{metric}' is not declared"
+    contract.metrics_declared(task)
 
 
-@pytest.mark.parametrize("task", TASKS.names())
+@pytest.mark.parametrize("task", NAMES)
+def test_documented(task):
+    documented(TASKS.get(task))
+
+
+@pytest.mark.parametrize("task", [name for name in NAMES if builtin(TASKS.get(name))])
 def test_module_docstring_cites_a_paper(task):
-    doc = sys.modules[TASKS.get(task).__module__].__doc__ or ""
-    assert YEAR.search(doc) and VENUE.search(doc), \
+    assert cites_paper(documentation(TASKS.get(task))), \
         f"the module of task '{task}' does not cite its paper (a year and arXiv or a venue)"
 
 

@@ -3,7 +3,7 @@
 - ``tests/plugins/embedding_rows.py``: a new kind of target (``embeddings``, the rows of every
   embedding table, found in ``expose``), a regularizer acting on it and a task exposing it; run
   through the real command line with ``--plugin``, and held to the regularizer and task contracts
-  of ``test_contract_regularizers.py`` / ``test_contract_tasks.py`` with no new test code.
+  (:mod:`regbench.contract`, as ``regbench check`` runs them) with no new test code.
 - ``tests/plugins/old_interface.py``: regularizers written against the older interface (only
   ``forward``, or only ``weight_penalty(layers)``; ``Param`` with bounds), run on
   ``digits_ae``.
@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from regbench.contract import checks_of, cites_paper, documentation, outcomes
+from regbench.contract import regularizers as reg_contract
+from regbench.contract import tasks as task_contract
 from regbench.errors import RegbenchError
 from regbench.metrics.declared import METRICS
 from regbench.registry import (REGULARIZERS, TARGETS, TASKS, create_regularizer, create_task,
@@ -31,15 +34,14 @@ from regbench.store import ResultsStore
 from regbench.training import Term
 from regbench.weights import weight_layers
 
-import test_contract_regularizers as reg_contract
-import test_contract_tasks as task_contract
+import test_contract_tasks as tiny
 from conftest import registries_restored, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDING_ROWS = "tests.plugins.embedding_rows"
 OLD_INTERFACE = "tests.plugins.old_interface"
 REGISTRIES = (REGULARIZERS, TASKS, TARGETS)
-DIGITS = {**task_contract.TINY["digits_ae"], "train_size": 100, "batch_size": 50}  # two steps
+DIGITS = {**tiny.TINY["digits_ae"], "train_size": 100, "batch_size": 50}  # two steps
 
 
 @contextlib.contextmanager
@@ -126,28 +128,24 @@ def test_lam_scales_the_plugin_term(plugin):
     assert float(term[0.5](model, {}).detach()) == pytest.approx(0.5 * float(term[1.0](model, {}).detach()))
 
 
+def failed_checks(regularizers=(), tasks=()) -> list[tuple[str, str]]:
+    return [(check.what, why) for check, why in outcomes(checks_of(regularizers, tasks)) if why]
+
+
 def test_the_plugin_regularizer_meets_the_regularizer_contract(plugin):
     plugin(EMBEDDING_ROWS)
-    name, target = "embedding_spread", "embeddings"
-    reg_contract.test_hyperparameters_include_those_of_its_targets(name)
-    reg_contract.test_value_is_a_finite_scalar_with_finite_gradients(name, target)
-    reg_contract.test_seeded_calls_are_reproducible(name, target)
-    reg_contract.test_gradcheck(name, target)
-    for kind in reg_contract.COINCIDENT:
-        reg_contract.test_finite_at_coincident_points(name, target, kind)
-    for invariance in ("row_permutation", "rotation"):
-        reg_contract.test_invariance(name, target, invariance)
-    reg_contract.test_module_docstring_cites_a_paper(name)
+    assert failed_checks(["embedding_spread"]) == []
+    for invariance in ("row_permutation", "rotation"):  # a plugin target has none by default
+        reg_contract.invariant("embedding_spread", "embeddings", invariance)
+    assert cites_paper(documentation(REGULARIZERS.get("embedding_spread")))
 
 
 def test_the_plugin_task_meets_the_task_contract(plugin):
     plugin(EMBEDDING_ROWS)
-    task_contract.test_metric_directions_are_declared("embedding_bag")
-    task_contract.test_module_docstring_cites_a_paper("embedding_bag")
     assert task_contract.cases("embedding_bag") == [("embedding_bag", "embedding_spread", "embeddings"),
                                                     ("embedding_bag", "none", None)]
-    for task, reg, target in task_contract.cases("embedding_bag"):  # no TINY entry: the defaults
-        task_contract.run_and_check(task, reg, target)
+    assert failed_checks(tasks=["embedding_bag"]) == []  # no TINY entry: the tiny runs at its defaults
+    assert cites_paper(documentation(TASKS.get("embedding_bag")))
 
 
 def test_a_task_that_does_not_expose_the_target_refuses_it(plugin):
@@ -196,9 +194,9 @@ def test_old_codes_regularizer_runs_on_digits_with_the_tasks_lam(plugin):
     plugin(OLD_INTERFACE)
     config = prepare("digits_ae", "old_radius", DIGITS)
     assert config.reg_params == {"radius2": 1.0, "lam": 1e-3}  # digits_ae's default λ
-    record = task_contract.run_and_check("digits_ae", "old_radius", "codes", DIGITS)
-    plain = task_contract.run_and_check("digits_ae", "none", None, DIGITS)
-    off = task_contract.run_and_check("digits_ae", "old_radius", "codes", {**DIGITS, "lam": 0.0})
+    record = tiny.run_and_check("digits_ae", "old_radius", "codes", DIGITS)
+    plain = tiny.run_and_check("digits_ae", "none", None, DIGITS)
+    off = tiny.run_and_check("digits_ae", "old_radius", "codes", {**DIGITS, "lam": 0.0})
     metrics = ("test_mse", "val_mse", "cov_trace_per_d")
     assert [off["metrics"][m] for m in metrics] == [plain["metrics"][m] for m in metrics]  # λ = 0: no term
     assert record["metrics"]["test_mse"] != plain["metrics"]["test_mse"]
@@ -212,7 +210,7 @@ def test_old_codes_regularizer_runs_on_digits_with_the_tasks_lam(plugin):
 def test_old_weight_regularizer_gets_the_models_layers(plugin):
     module = plugin(OLD_INTERFACE)
     module.CALLS.clear()
-    record = task_contract.run_and_check("digits_ae", "old_weight_decay", "weights", DIGITS)
+    record = tiny.run_and_check("digits_ae", "old_weight_decay", "weights", DIGITS)
     assert record["reg_params"] == {"coefficient": 1e-3}
     task = create_task("digits_ae", **DIGITS)
     model = task.build(create_regularizer("old_weight_decay"), "weights", torch.device("cpu"))

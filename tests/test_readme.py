@@ -1,4 +1,5 @@
-"""The README's "Add your own regularizer" example works exactly as written."""
+"""The README's "Add your own regularizer" example and its walk-through of placing a plugin in the
+benchmark work exactly as written."""
 import re
 import shlex
 from pathlib import Path
@@ -24,6 +25,26 @@ def test_readme_plugin_example_runs_through_the_cli(tmp_path, store_dir):
     result = run_cli(*shlex.split(command)[1:], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "digits_ae × unit_norm" in result.stdout and "→  ok" in result.stdout
+
+
+def test_readme_walk_through_checks_and_places_the_examples(store_dir):
+    """The walk-through's check and dry run work as written, from a checkout, and the cost it
+    quotes is the dry run's."""
+    section = readme_section("Place your own regularizer or task in the benchmark")
+    check = re.search(r"```\n(regbench check .*?)\n```", section, re.S).group(1)
+    dry_run = re.search(r"```\n(regbench suite .*? --dry-run)\n", section, re.S).group(1)
+    root = README.parent
+    checked = run_cli(*shlex.split(check)[1:], cwd=root)
+    assert checked.returncode == 0 and checked.stdout.rstrip().endswith("29 checks: 29 hold."), checked.stdout
+    planned = run_cli(*shlex.split(dry_run)[1:], cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    placed = re.search(r"placed: regularizer coding_rate: (\d+) trials of its own \(0 recorded\), about "
+                       r"([\d.]+) trial-hours in all, [\d.]+% of the suite's ([\d.]+) trial-hours without it "
+                       r"\(about (1/\d+)\)", planned.stdout)
+    trials, hours, suite, share = placed.groups()
+    assert (f"{trials} trials, about {hours} trial-hours against the suite's {suite} ({share} of it"
+            in " ".join(section.split()))
+    assert not store_dir.exists()  # a dry run writes nothing, not even the user's store
 
 
 def test_readme_states_the_test_command_that_ci_runs():

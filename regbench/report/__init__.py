@@ -12,6 +12,6 @@ from __future__ import annotations
 from .analysis import Report, analyse
 from .html import to_html
 from .markdown import to_markdown
-from .studies import Study, load_study
+from .studies import Added, Study, load_study
 
-__all__ = ["Report", "Study", "analyse", "load_study", "to_html", "to_markdown"]
+__all__ = ["Added", "Report", "Study", "analyse", "load_study", "to_html", "to_markdown"]

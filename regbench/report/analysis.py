@@ -14,7 +14,7 @@ from ..leaderboard.render import fmt, fmt_diff, p_text
 from ..leaderboard.stats import MIN_PAIRS, magnitude
 from ..metrics.declared import metric
 from .ranks import ALPHA, OUTCOMES, Ranking, against_none, left_out, outcome, rankings, score_table
-from .studies import DOTS, FAMILIES, MEASURABLE, Study, TaskResult
+from .studies import DOTS, FAMILIES, MEASURABLE, Study, TaskResult, label
 
 SELECTION = ("A regularizer run at several configurations (several λ) is represented on a task by "
              "the one with the best mean of the study's validation metric (the grid's `select`, "
@@ -190,9 +190,9 @@ def strongest(result: TaskResult) -> str:
 
 # ---- tables -----------------------------------------------------------------------------------
 
-def task_table(result: TaskResult) -> tuple[list[str], list[list[tuple[str, object]]], list[str]]:
+def task_table(result: TaskResult, added=()) -> tuple[list[str], list[list[tuple[str, object]]], list[str]]:
     """(header, rows of (text, sort key) cells, the better direction of each column: ``asc``,
-    ``desc`` or ``""``) of a task's table: every configuration."""
+    ``desc`` or ``""``) of a task's table: every configuration (those ``added`` by the user marked)."""
     rows, rate = result.rows, result.rate
     better = {"min": "asc", "max": "desc", "target1": "asc"}.get(result.direction, "")
     select = result.select and rows.select_mean.notna().any()
@@ -206,7 +206,7 @@ def task_table(result: TaskResult) -> tuple[list[str], list[list[tuple[str, obje
     out = []
     for r in rows.itertuples():
         shown = "target1" if result.direction == "target1" else ""
-        cells = [(r.reg, r.reg), (r.short, r.short),
+        cells = [(label(r.reg, added), r.reg), (r.short, r.short),
                  (fmt(r.mean, rate), abs(r.mean - 1) if shown else r.mean),
                  spread_cell(r, result.seeds.get(r.config_key, []), rate),
                  (str(int(r.n)), int(r.n)), *none_cells(r, rate),
@@ -255,9 +255,9 @@ def none_cells(r, rate: bool) -> list[tuple[str, object]]:
             ("" if math.isnan(r.cliffs_delta) else f"{r.cliffs_delta:.2g}", abs(r.cliffs_delta))]
 
 
-def ranking_table(family: Family) -> tuple[list[str], list[list[tuple[str, object]]], list[str]]:
-    """(header, rows, better directions) per regularizer of a family: average ranks, outcomes
-    against none, tasks, median time."""
+def ranking_table(family: Family, added=()) -> tuple[list[str], list[list[tuple[str, object]]], list[str]]:
+    """(header, rows, better directions) per regularizer of a family (those ``added`` by the user
+    marked): average ranks, outcomes against none, tasks, median time."""
     ranks = family.ranking.ranks if family.ranking else pd.Series(dtype=float)
     every = family.ranking.all_ranks if family.ranking else pd.Series(dtype=float)
     tally = family.against_none
@@ -269,7 +269,7 @@ def ranking_table(family: Family) -> tuple[list[str], list[list[tuple[str, objec
         counts = tally.loc[reg] if reg in tally.index else None
         tasks = int(family.scores[reg].notna().sum()) if reg in family.scores else 0
         time = family.time.get(reg, math.nan)
-        out.append([(reg, reg),
+        out.append([(label(reg, added), reg),
                     (f"{ranks[reg]:.2f}", ranks[reg]) if reg in ranks.index else ("–", math.nan),
                     (f"{every[reg]:.2f}", every[reg]) if reg in every.index else ("–", math.nan)]
                    + [(str(int(counts[c])), int(counts[c])) if counts is not None else ("–", math.nan)

@@ -12,10 +12,11 @@ import re
 from html import escape
 
 from ..leaderboard.render import ARROWS
+from . import added as placed
 from . import plots
 from .analysis import (LIMITS, RANKING, SELECTION, TABLES, Family, Report, friedman_text, limits,
                        ranking_table, strongest, task_table, verdict)
-from .studies import DOTS, FAMILIES
+from .studies import DOTS, FAMILIES, MARK
 
 CSS = """
 *{box-sizing:border-box}
@@ -50,6 +51,7 @@ svg{display:block;width:100%;height:auto;max-width:820px}
 .selector{display:flex;flex-wrap:wrap;gap:.3em 1em;font-size:.88em;margin:.4em 0}
 .selector label{white-space:nowrap}
 .note{font-size:.88em;color:#444}
+pre.doc{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.86em;background:#f6f6f6;padding:.5em .8em}
 footer{font-size:.8em;color:#555;border-top:1px solid #ccc;margin-top:2em}
 @media (max-width:760px){
  .page{display:block}
@@ -214,15 +216,15 @@ def summary(report: Report, data: dict) -> list[str]:
     return parts + ["</section>"]
 
 
-def family_section(family: Family) -> list[str]:
-    header, rows, better = ranking_table(family)
+def family_section(family: Family, added=()) -> list[str]:
+    header, rows, better = ranking_table(family, added)
     parts = [f'<h3 id="ranking-{family.name}">{escape(FAMILIES[family.name].capitalize())}</h3>',
              table(header, rows, better)]
     ranking = family.ranking
     if ranking:
         regs = ranking.regs
         parts += [paragraph(friedman_text(ranking)),
-                  f"<figure>{plots.cd_diagram(ranking)}<figcaption>Critical-difference diagram: "
+                  f"<figure>{plots.cd_diagram(ranking, added)}<figcaption>Critical-difference diagram: "
                   f"average ranks on 1..{len(regs)} (1 = best); a bar joins regularizers the "
                   f"Holm-corrected post-hoc test does not separate; CD: Nemenyi's critical "
                   f"difference.</figcaption></figure>",
@@ -235,12 +237,13 @@ def family_section(family: Family) -> list[str]:
     return parts
 
 
-def task_section(result) -> list[str]:
+def task_section(result, added=()) -> list[str]:
     arrow = ARROWS.get(result.direction, "")
     settings = f"settings: {result.settings}" if result.settings else "task defaults"
     kind = "" if result.ranked else " · not ranked (a sanity task)"
-    header, rows, better = task_table(result)
-    parts = [f'<details class="task" open id="{anchor(result.name)}"><summary>{escape(result.name)} · '
+    mark = f" {MARK}" if result.task in added else ""
+    header, rows, better = task_table(result, added)
+    parts = [f'<details class="task" open id="{anchor(result.name)}"><summary>{escape(result.name + mark)} · '
              f'{escape(result.metric)}{" (" + arrow + ")" if arrow else ""}'
              f' <span>{escape(settings)}{kind}</span></summary>',
              paragraph(f"Strongest finding: {strongest(result)}."),
@@ -263,13 +266,28 @@ def contents(report: Report, data: dict) -> str:
     items = ['<a href="#verdict">Verdict</a>', '<a href="#summary">Summary</a>',
              '<a href="#rankings">Rankings</a>', "<strong>Tasks</strong>"]
     items += [f'<a href="#{anchor(r.name)}">{escape(r.name)}</a>' for r in report.results]
+    items += ['<a href="#added">Added by the user</a>'] if placed.placed(report) else []
     items += ['<a href="#studies">Studies</a>', '<a href="#references">References</a>',
               '<a href="#provenance">Provenance</a>']
     return f'<nav class="contents" aria-label="contents">{"".join(items)}</nav>'
 
 
+def added_section(report: Report) -> list[str]:
+    """What the user placed: each one's documentation (a plugin's paper, where it cites one), and
+    whether its runs and the rest ran on the same code and hardware."""
+    added = placed.placed(report)
+    if not added:
+        return []
+    parts = ['<section id="added"><h2>Added by the user</h2>']
+    for name, what in added.items():
+        parts += [f"<h3>{escape(name)} {MARK} <span class=note>({escape(what.kind)})</span></h3>",
+                  f'<pre class="doc">{escape(what.documentation)}</pre>']
+    return parts + [paragraph(note) for note in placed.environments(report)] + ["</section>"]
+
+
 def to_html(report: Report) -> str:
     data = summary_data(report)
+    added = placed.placed(report)
     studies = "".join(
         f"<li><code>{escape(s.name)}</code>{': ' + escape(s.description) if s.description else ''}"
         + "".join(f' <a href="{escape(path)}">{escape(what)}</a>' for what, path in s.links.items())
@@ -279,7 +297,7 @@ def to_html(report: Report) -> str:
     footer = "".join(f"<h3>{escape(study.name)}</h3>"
                      + "".join(paragraph(line) for line in study.provenance.splitlines())
                      for study in report.studies)
-    rankings = [part for family in report.families.values() for part in family_section(family)]
+    rankings = [part for family in report.families.values() for part in family_section(family, added)]
     return "\n".join([
         '<!doctype html>', '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -287,12 +305,14 @@ def to_html(report: Report) -> str:
         '<body><div class="page">', contents(report, data), "<main>",
         "<h1>Which regularizer wins, and how sure are we?</h1>",
         '<section id="verdict" class="verdict"><h2>Verdict</h2>',
-        *(paragraph(line) for line in verdict(report)), paragraph(LIMITS),
+        *(paragraph(line) for line in verdict(report) + placed.paragraphs(report)), paragraph(LIMITS),
         "<ul>", *(f"<li>{escape(line)}</li>" for line in limits(report)), "</ul></section>",
         *summary(report, data),
-        '<section id="rankings"><h2>Rankings</h2>', paragraph(RANKING), *rankings, "</section>",
+        '<section id="rankings"><h2>Rankings</h2>', paragraph(RANKING),
+        *([paragraph(placed.LEGEND)] if added else []), *rankings, "</section>",
         '<section id="tasks"><h2>Per task</h2>', paragraph(SELECTION), paragraph(TABLES),
-        *(part for result in report.results for part in task_section(result)), "</section>",
+        *(part for result in report.results for part in task_section(result, added)), "</section>",
+        *added_section(report),
         f'<section id="studies"><h2>Studies</h2><ul>{studies}</ul></section>',
         f'<section id="references"><h2>References</h2><ul>{references}</ul></section>',
         f'<footer id="provenance"><h2>Provenance</h2>{footer}</footer>',

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .ranks import Ranking
-from .studies import DOTS, Geometry, TaskResult
+from .studies import DOTS, Geometry, TaskResult, label
 
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "regbench", "font.size": 9,
          "axes.spines.top": False, "axes.spines.right": False}
@@ -72,10 +72,11 @@ def intervals(result: TaskResult) -> str:
     return svg(fig, f"{result.metric} of every configuration on {result.name}")
 
 
-def cd_diagram(ranking: Ranking) -> str:
+def cd_diagram(ranking: Ranking, added=()) -> str:
     """Demšar's critical-difference diagram on an axis of 1..k: each regularizer's average rank,
-    the names in two columns (better half left) one line apart, a bar under the axis joining each
-    maximal group the Holm-corrected post-hoc test does not separate, Nemenyi's CD above it."""
+    the names in two columns (better half left) one line apart (those ``added`` by the user marked
+    and bold), a bar under the axis joining each maximal group the Holm-corrected post-hoc test
+    does not separate, Nemenyi's CD above it."""
     ranks = ranking.ranks
     k = len(ranking.regs)
     half = (len(ranks) + 1) // 2
@@ -98,8 +99,8 @@ def cd_diagram(ranking: Ranking) -> str:
         ax.vlines(value, -row, 0, color="#555555", lw=0.8)
         ax.hlines(-row, min(value, x_text) if left else value, value if left else x_text,
                   color="#555555", lw=0.8)
-        ax.text(x_text, -row + 0.08, f"{reg} ({value:.2f})", ha="left" if left else "right",
-                va="bottom", fontsize=9)
+        ax.text(x_text, -row + 0.08, f"{label(reg, added)} ({value:.2f})", ha="left" if left else "right",
+                va="bottom", fontsize=9, fontweight="bold" if reg in added else "normal")
     for j, (low, high) in enumerate(groups):
         y = -0.35 - 0.18 * j
         ax.hlines(y, low - 0.03, high + 0.03, color=BEST, lw=3)

@@ -95,6 +95,22 @@ class TaskResult:
         return self.rows[self.rows.chosen]
 
 
+MARK = "†"  # beside the name of what the user placed in a suite
+
+
+def label(name: str, added) -> str:
+    """``name``, marked when it is among ``added`` (placed by the user)."""
+    return f"{name} {MARK}" if name in added else name
+
+
+@dataclass
+class Added:
+    """A regularizer or task that the user placed in a suite: its kind and documentation."""
+    name: str
+    kind: str  # "regularizer" or "task"
+    documentation: str
+
+
 @dataclass
 class Study:
     name: str
@@ -102,6 +118,8 @@ class Study:
     tasks: list[TaskResult]
     provenance: str
     links: dict[str, str] = field(default_factory=dict)  # what → path: leaderboard, CSV, store
+    added: list[Added] = field(default_factory=list)  # placed by the user
+    environment: str = ""  # whether the placed runs and the rest ran on the same code and hardware
 
 
 def load_study(store: ResultsStore, grid=None) -> Study:

@@ -162,16 +162,19 @@ def copy_artifacts(store: ResultsStore, records: list[dict], directory: Path) ->
             shutil.copyfile(origin, target)
 
 
-def import_records(store: ResultsStore, source: Path) -> Merged:
-    """Add the records of ``source`` that ``store`` does not hold (by id), with their artifact
-    files from beside it. ``source`` is a store's directory, a folder written by ``regbench
-    publish``, a JSONL file (either layout) or a Parquet or CSV export; it is refused whole, before anything is added, when a record is of a
-    newer layout or a file it lists is missing or changed."""
+def import_records(store: ResultsStore, source: Path, keep=None) -> Merged:
+    """Add the records of ``source`` (those for which ``keep(record)`` holds, if given) that
+    ``store`` does not hold (by id), with their artifact files from beside it. ``source`` is a
+    store's directory, a folder written by ``regbench publish``, a JSONL file (either layout) or a
+    Parquet or CSV export, only read; it is refused whole, before anything is added, when a record
+    is of a newer layout or a file it lists is missing or changed."""
     held = {row[0] for row in store.index.query("SELECT id FROM runs")}
     new, present = {}, 0
     for path, files in sources(source):
         entries = lines(path) if path.suffix == ".jsonl" else table.read_records(path)
         for where, record in readable(entries):
+            if keep is not None and not keep(record):
+                continue
             if record["id"] in held:
                 present += 1
             elif record["id"] not in new:  # a published run of two configurations: once
