@@ -92,6 +92,10 @@ def test_columns_keep_their_types_in_pyarrow_pandas_and_duckdb(tmp_path):
                                                   FROM '{out}' WHERE counted AND reg = 'none'""").fetchall()
     assert kind == "BIGINT"
     assert mean == pytest.approx(frame[frame.counted & (frame.reg == "none")]["metric.test_mse"].mean())
+    means = dict(duckdb.connect().execute(f"""SELECT config_key, avg("metric.test_mse") FROM '{out}'
+                                              WHERE counted GROUP BY config_key""").fetchall())
+    board = summary(store)[0].query("metric == 'test_mse'")  # the leaderboard's rows
+    assert len(board) == 3 and means == pytest.approx(dict(zip(board.config_key, board["mean"])), rel=1e-12)
 
 
 def test_a_column_of_mixed_values_is_text_and_integers_with_floats_are_numbers():
