@@ -70,9 +70,7 @@ def place_regularizer(suite: Suite, name: str, targets: dict[str, set[str]]) -> 
         family.params[name] = {"target": usable[0]} if len(cls.targets) > 1 else {}
         joined.append(family.name)
     if not joined:
-        raise RegbenchError(f"--reg {name}: it acts on {', '.join(cls.targets) or 'nothing'}; the "
-                            f"families of suite {suite.name} act on " + "; ".join(
-                                f"{f}: {', '.join(sorted(t))}" for f, t in targets.items()))
+        raise nowhere(f"--reg {name}: it acts on {', '.join(cls.targets) or 'nothing'}", suite, targets)
     suite.added[name] = "regularizer"
 
 
@@ -87,10 +85,14 @@ def place_task(suite: Suite, name: str, targets: dict[str, set[str]]) -> None:
             (family.tasks if cls.ranked else family.sanity).append(name)
             joined.append(family.name)
     if not joined:
-        raise RegbenchError(f"--task {name}: it exposes {', '.join(cls.supports)}; the families of "
-                            f"suite {suite.name} act on " + "; ".join(
-                                f"{f}: {', '.join(sorted(t))}" for f, t in targets.items()))
+        raise nowhere(f"--task {name}: it exposes {', '.join(cls.supports)}", suite, targets)
     suite.added[name] = "task"
+
+
+def nowhere(what: str, suite: Suite, targets: dict[str, set[str]]) -> RegbenchError:
+    """The error of a regularizer or task that no family of the suite can take."""
+    return RegbenchError(f"{what}; the families of suite {suite.name} act on " + "; ".join(
+        f"{f}: {', '.join(sorted(t))}" for f, t in targets.items()))
 
 
 def placed_task(name: str) -> SuiteTask:
