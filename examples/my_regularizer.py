@@ -7,7 +7,7 @@ For n vectors on the unit sphere, the rows of U (n × d), the coding rate
 
     R(U, ε) = ½ log det(I + d / (n ε²) · Uᵀ U)
 
-is the number of bits (in nats) needed to code them up to distortion ε: it grows with the volume
+is the number of nats needed to code them up to distortion ε: it grows with the volume
 they span. Both regularizers below minimise −R, so that the vectors spread over every direction:
 
 - ``coding_rate`` on a batch of latent codes (the loss term is λ · (−R));

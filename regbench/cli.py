@@ -499,11 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common],
                            help="the contract checks of the --plugin modules' regularizers and tasks "
                                 "(and of those named): what the suite checks before it runs them, "
-                                "with each task's tiny runs")
+                                "with each task's runs")
     check.add_argument("--reg", help="also these regularizers, comma-separated")
     check.add_argument("--task", help="also these tasks, comma-separated")
     check.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                       help="settings of the tasks' tiny runs (default: their defaults)")
+                       help="settings of the tasks' runs, e.g. epochs=1 (default: the task's own)")
     check.set_defaults(func=cmd_check)
 
     grid = sub.add_parser("grid", parents=[common], help="run a grid of trials with Ray Tune")

@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import sys
+import tempfile
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -127,28 +128,36 @@ def hub():
 def write(configurations: list[Configuration], out: Path, license: str = "mit",
           repo: str | None = None) -> None:
     """Write the dataset to ``out``: a new or empty folder, or one that holds an earlier publish,
-    whose card and folders (:data:`WRITTEN`) are replaced; anything else there stays. On failure
-    nothing of the publish is left. ``repo``: the Hub repository the card names."""
+    whose card and folders (:data:`WRITTEN`) are replaced; anything else there stays. The dataset
+    is made in a folder beside ``out`` and moved in whole: on failure ``out`` is as it was.
+    ``repo``: the Hub repository the card names."""
     huggingface_hub = hub()
     if out.exists() and not out.is_dir():
         raise RegbenchError(f"cannot publish to {out}: it is a file")
     if out.is_dir() and any(out.iterdir()) and not earlier(out, huggingface_hub):
         raise RegbenchError(f"cannot publish to {out}: the folder is not empty and holds no earlier "
                             f"publish (a {CARD} tagged regbench); name a new or empty folder")
+    building = None
     try:
-        clear(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         for configuration in configurations:
-            path = out / DATA.format(configuration.name, "00000-of-00001")
+            path = building / DATA.format(configuration.name, "00000-of-00001")
             rows = [table.row(record, True) for record in configuration.records]
             artifacts.write_file(path, table.write(path, rows))
-            copy_artifacts(configuration.store, configuration.records, out)
-            leaderboards(configuration, out)
-        (out / CARD).write_text(card(configurations, out, license, repo, huggingface_hub))
-    except BaseException as exc:
+            copy_artifacts(configuration.store, configuration.records, building)
+            leaderboards(configuration, building)
+        (building / CARD).write_text(card(configurations, building, license, repo or out.name,
+                                          huggingface_hub))
         clear(out)
-        if isinstance(exc, OSError):
-            raise RegbenchError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
-        raise
+        out.mkdir(exist_ok=True)
+        for item in building.iterdir():
+            item.rename(out / item.name)
+    except OSError as exc:
+        raise RegbenchError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+    finally:
+        if building is not None:
+            shutil.rmtree(building, ignore_errors=True)
 
 
 def earlier(out: Path, huggingface_hub) -> bool:
@@ -202,9 +211,10 @@ def push(out: Path, repo: str) -> str:
     return str(url)
 
 
-def card(configurations: list[Configuration], out: Path, license: str, repo: str | None,
+def card(configurations: list[Configuration], out: Path, license: str, where: str,
          huggingface_hub) -> str:
-    """The dataset card: YAML header and body."""
+    """The dataset card of the dataset in ``out``, loaded from ``where`` (its Hub repository or
+    folder): YAML header and body."""
     runs = sum(len(c.records) for c in configurations)
     name = f"regbench: {configurations[0].name}" if len(configurations) == 1 else "regbench results"
     header = huggingface_hub.DatasetCardData(
@@ -212,7 +222,7 @@ def card(configurations: list[Configuration], out: Path, license: str, repo: str
         size_categories=next((label for limit, label in SIZES if runs < limit), "n>10M"),
         configs=[{"config_name": c.name, "data_files": [{"split": "train", "path": DATA.format(c.name, "*")}]}
                  for c in configurations])
-    parts = [f"# {name}", "", *about(configurations, repo or out.name),
+    parts = [f"# {name}", "", *about(configurations, where),
              *production(configurations), *glossary(configurations, out),
              *board_links(configurations), *citation(configurations)]
     return f"---\n{header.to_yaml()}\n---\n\n" + "\n".join(parts) + "\n"

@@ -27,6 +27,7 @@ from .registry import load_plugin
 from .record import RunConfig, make_record
 from .runner import execute, prepare
 from .store import ResultsStore
+from .tracking import callbacks
 
 
 def trainable(config: dict, plugins: list[str], cwd: str, resources: dict, required: list[str],
@@ -142,7 +143,7 @@ def run_tune(param_space: dict, *, store: ResultsStore, name: str, resources: di
         run_config=tune.RunConfig(
             name=f"{name}_{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(Path(
                 store.directory, "tune").resolve()), verbose=0 if quiet else 1,
-            callbacks=[writer, *(tracker.callback(writer) for tracker in trackers)],
+            callbacks=[writer, *callbacks(trackers, writer)],
             progress_reporter=reporter, failure_config=tune.FailureConfig(max_failures=1)))
     tuner.fit()
     return list(writer.written.values())

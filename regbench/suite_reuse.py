@@ -114,5 +114,7 @@ def environment(store: ResultsStore, added: list[str], added_keys: set[str], oth
     return (f"The runs of {names} and those of the rest of the suite were made with {differ}: "
             f"{names}: {tally(new_code)}, on {tally(new_hw)}; the rest: {tally(old_code)}, on "
             f"{tally(old_hw)}. Runs on another CPU, BLAS or torch differ in their last bits and "
-            f"training grows the difference (results/README.md gives its size): read small "
-            f"differences between {names} and the rest with that in mind.")
+            f"training grows the difference (re-run on another CPU, single seeds of a link task "
+            f"moved by up to most of a standard deviation of the seeds, 10-seed means by about a "
+            f"tenth of one): read small differences between {names} and the rest with that in "
+            f"mind.")

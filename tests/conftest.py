@@ -40,14 +40,13 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
-def from_plugins(cls) -> bool:
-    return any(cls.__module__ == module or cls.__module__.startswith(module + ".") for module in PLUGINS)
-
-
 def under_contract(registry) -> list[str]:
     """The names the contract tests cover: every registered one, or under --regbench-plugin those
     of the plugin modules alone."""
-    return [name for name in registry.names() if not PLUGINS or from_plugins(registry.get(name))]
+    if not PLUGINS:
+        return registry.names()
+    chosen = {name for module in PLUGINS for name in registry.names_from(module)}
+    return [name for name in registry.names() if name in chosen]
 
 
 def builtin(cls) -> bool:

@@ -169,11 +169,11 @@ def test_documented(name):
 
 
 @pytest.mark.parametrize("name", BUILTIN)
-def test_module_docstring_cites_a_paper(name):
+def test_docstrings_cite_a_paper(name):
     if name in NO_PAPER:
         return
     assert cites_paper(documentation(REGULARIZERS.get(name))), \
-        f"the module of regularizer '{name}' does not cite its paper (a year and arXiv or a venue)"
+        f"the module of regularizer '{name}' does not cite its paper in its module's or class's docstring (a year and arXiv or a venue)"
 
 
 @pytest.mark.parametrize("name", CODE_CASES)

@@ -136,9 +136,9 @@ def test_documented(task):
 
 
 @pytest.mark.parametrize("task", [name for name in NAMES if builtin(TASKS.get(name))])
-def test_module_docstring_cites_a_paper(task):
+def test_docstrings_cite_a_paper(task):
     assert cites_paper(documentation(TASKS.get(task))), \
-        f"the module of task '{task}' does not cite its paper (a year and arXiv or a venue)"
+        f"the module of task '{task}' does not cite its paper in its module's or class's docstring (a year and arXiv or a venue)"
 
 
 @pytest.mark.parametrize("task, reg, target", CASES, ids=[f"{t}-{r}" for t, r, _ in CASES])

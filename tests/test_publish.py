@@ -188,6 +188,21 @@ def test_an_earlier_publish_is_replaced_and_other_files_stay(hf, tmp_path, studi
     assert files["digits"] and (out / ".gitattributes").is_file()
 
 
+def test_a_publish_that_fails_leaves_the_earlier_one_as_it_was(hf, tmp_path, studies, monkeypatch,
+                                                                capsys):
+    out, results = tmp_path / "out", str(tmp_path / "results")
+    assert main(["--results", results, "publish", str(out), "--study", str(studies[0])]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device", str(out / "artifacts"))
+    monkeypatch.setattr("regbench.publish.copy_artifacts", full_disk)
+    assert main(["--results", results, "publish", str(out), "--study", str(studies[1])]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "results", "tasks"]  # nothing beside
+
+
 def test_a_push_that_fails_is_one_line_and_leaves_the_folder(hf, tmp_path, studies, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: connection refused

@@ -3,6 +3,7 @@ SQLite file, a W&B offline run directory) read back and compared with the record
 import json
 import struct
 import sys
+import time
 
 import pytest
 
@@ -204,3 +205,32 @@ def test_a_grid_through_tunes_mlflow_and_wandb_callbacks(store):
     for record in records:
         check_mlflow_run(client, runs[record["run_key"]], record, store)
         check_wandb_run(offline[record["run_key"]], record, store)
+
+
+BREAK_TRACKERS = """\
+import regbench.tracking._mlflow as mlflow_tracker
+import regbench.tracking._wandb as wandb_tracker
+
+
+def broken(*args, **kwargs):
+    raise OSError("database is locked")
+
+
+mlflow_tracker.Tracker.log = broken
+wandb_tracker.Callback.queue = broken
+"""
+
+
+@pytest.mark.ray
+def test_trackers_failing_inside_a_grid_stop_neither_the_grid_nor_its_end(store, tmp_path):
+    (tmp_path / "break_trackers.py").write_text(BREAK_TRACKERS)
+    started = time.monotonic()
+    result = run_cli("--plugin", "break_trackers", "grid", "--task", "sphere", "--reg", "none,eccentric",
+                     "--set", "n=20", "steps=5", "--seeds", "2", "--results", str(store), "--quiet",
+                     "--track", "mlflow", "--track", "wandb", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert time.monotonic() - started < 240  # every W&B logging actor was told to end
+    for kind in ("mlflow", "wandb"):
+        line = f"--track {kind}: failed while logging: OSError: database is locked"
+        assert result.stderr.count(line) == 1, result.stderr[-3000:]
+    assert [r["status"] for r in ResultsStore(store).records()] == ["ok"] * 4

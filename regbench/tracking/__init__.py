@@ -59,6 +59,18 @@ def open_tracker(track: Track, store_dir: Path, experiment: str):
         return None
 
 
+def callbacks(trackers, writer) -> list:
+    """The Ray Tune callbacks of ``trackers`` for a grid whose records ``writer`` writes; one that
+    cannot be made is said in one line and left out."""
+    made = []
+    for tracker in trackers:
+        try:
+            made.append(tracker.callback(writer))
+        except Exception as exc:
+            say_off(tracker.kind, f"could not start: {one_line(exc)}")
+    return made
+
+
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__

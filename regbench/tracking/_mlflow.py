@@ -81,6 +81,8 @@ class Callback(MLflowLoggerCallback):
 
     @guarded
     def log_trial_start(self, trial):
+        if trial in self._trial_runs:  # a trial Tune restarts goes on in its run
+            return
         from ..runner import resolve
         spec = trial.config["trial"]
         config = resolve(spec["task"], spec["reg"], spec["settings"], spec["seed"])

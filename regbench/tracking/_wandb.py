@@ -67,8 +67,8 @@ class Tracker:
 
 class Callback(WandbLoggerCallback):
     """Each Tune trial as a W&B run, logged by Ray's logging actor: its config and curve as the
-    trial reports them, then the final metrics, status and figures of the record that ``writer``
-    (the store's callback, which runs first) wrote."""
+    trial reports them, then the final metrics, status (in its config) and figures of the record
+    that ``writer`` (the store's callback, which runs first) wrote."""
     kind = "wandb"
 
     def __init__(self, tracker: Tracker, writer):
@@ -101,10 +101,17 @@ class Callback(WandbLoggerCallback):
             self.started.add(trial.trial_id)
         super().log_trial_result(iteration, trial, values)
 
-    @guarded
     def log_trial_end(self, trial, failed=False):
+        try:
+            self.finish(trial)
+        finally:  # the trial's logging actor ends, even with the tracker off
+            if trial in self._trial_queues:
+                super().log_trial_end(trial, failed)
+
+    @guarded
+    def finish(self, trial):
+        """The final metrics, status and figures of the trial's record, if it has one."""
         record = self.writer.written.get(trial.trial_id)
         if record is not None:
             self.queue(0, trial, {**final(record, self.writer.store.directory),
                                   "config": identity(record, record["status"])})
-        super().log_trial_end(trial, failed)
