@@ -169,15 +169,16 @@ def import_records(store: ResultsStore, source: Path, keep=None) -> Merged:
     Parquet or CSV export, only read; it is refused whole, before anything is added, when a record
     is of a newer layout or a file it lists is missing or changed."""
     held = {row[0] for row in store.index.query("SELECT id FROM runs")}
-    new, present = {}, 0
+    new, present, seen = {}, 0, set()
     for path, files in sources(source):
         entries = lines(path) if path.suffix == ".jsonl" else table.read_records(path)
         for where, record in readable(entries):
-            if keep is not None and not keep(record):
-                continue
+            if (keep is not None and not keep(record)) or record["id"] in seen:
+                continue  # a published run of two configurations counts once
+            seen.add(record["id"])
             if record["id"] in held:
                 present += 1
-            elif record["id"] not in new:  # a published run of two configurations: once
+            else:
                 new[record["id"]] = where, record, files
     for where, record, files in new.values():
         for name, digest in (record.get("artifacts") or {}).items():
