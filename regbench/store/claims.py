@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -84,8 +85,14 @@ class Claims:
 
 
 def _who(fd: int) -> str:
-    """The holder a claim's file names."""
-    return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+    """The holder a claim's file names. Its holder writes it just after taking the lock: a file
+    still empty is read again for up to a second."""
+    for _ in range(100):
+        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+        if text:
+            return text
+        time.sleep(0.01)
+    return "another process"
 
 
 def holders(who) -> str:
