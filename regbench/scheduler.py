@@ -2,7 +2,11 @@
 
 Each trial runs :func:`regbench.runner.execute` with resources ``{"cpu", "gpu"}`` on whichever
 node Ray places it, forwards the task's intermediate metrics to Tune (``RunContext.report``) and
-finally reports its whole run record. A driver-side callback appends that record to the results
+finally reports its whole run record. Tune's function trainables report synchronously: the trial
+waits for the driver at each report (about 15 ms), which doubled the run time of a trial of short
+epochs. So a trial reports every epoch only where something uses every epoch (a scheduler that
+stops trials at epoch milestones, a tracker's curve), else at most once per
+:data:`REPORT_EVERY_S` (the progress table's view of a running trial). A driver-side callback appends that record to the results
 store as soon as Tune receives it, so records reach the driver's store from every node and
 nothing reported is lost when a worker node (or a later trial) dies. Import this module only
 inside :func:`regbench.cluster.ray_session`.
@@ -29,11 +33,14 @@ from .runner import execute, prepare
 from .store import ResultsStore
 from .tracking import callbacks
 
+REPORT_EVERY_S = 10.0  # a running trial's reports, where nothing needs every epoch
+
 
 def trainable(config: dict, plugins: list[str], cwd: str, resources: dict, required: list[str],
-              results_dir: str):
+              results_dir: str, every_epoch: bool):
     """One trial on a Ray worker: the configuration is re-validated there, then executed (files
-    the task writes go under ``results_dir``, on the worker's node)."""
+    the task writes go under ``results_dir``, on the worker's node); its epochs are reported to
+    Tune each (``every_epoch``) or at most once per :data:`REPORT_EVERY_S`."""
     if os.path.isdir(cwd):  # same paths as the driver (and its plugins) where the node shares them
         os.chdir(cwd)
     for module in plugins:
@@ -42,8 +49,13 @@ def trainable(config: dict, plugins: list[str], cwd: str, resources: dict, requi
     trial = config["trial"]
     run = prepare(trial["task"], trial["reg"], trial["settings"], trial["seed"])
     padding = dict.fromkeys(required, math.nan)  # Tune wants its metric in every report
+    last = -math.inf
 
     def report(step: int, metrics: dict) -> None:
+        nonlocal last
+        if not every_epoch and time.monotonic() - last < REPORT_EVERY_S:
+            return
+        last = time.monotonic()
         tune.report({**padding, **numeric(metrics), "step": step, "outcome": "running"})
 
     record = execute(run, device="cuda" if resources["gpu"] else "cpu", report=report,
@@ -129,7 +141,8 @@ def run_tune(param_space: dict, *, store: ResultsStore, name: str, resources: di
             logging.getLogger(logger).setLevel(logging.CRITICAL)
     function = tune.with_parameters(trainable, plugins=list(plugins), cwd=os.getcwd(),
                                     resources=resources, required=[metric] if metric else [],
-                                    results_dir=str(Path(store.directory).resolve()))
+                                    results_dir=str(Path(store.directory).resolve()),
+                                    every_epoch=scheduler is not None or bool(trackers))
     columns = {"outcome": "outcome", **({metric: metric} if metric else {})}
     reporter = tune.CLIReporter(metric_columns=columns, max_report_frequency=30,
                                 parameter_columns=parameter_columns or {"trial/seed": "seed"})
