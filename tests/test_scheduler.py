@@ -1,16 +1,23 @@
 """A grid trial's reports to Tune, run in this process (no Ray instance): each one makes the trial
-wait for the driver, so they are sent every epoch only where something uses every epoch."""
+wait for the driver, so they are sent every epoch only where something uses every epoch.
+
+``regbench.scheduler`` imports Ray Tune, and is meant to be imported only once Ray's environment
+is prepared (``regbench.cluster.prepare_environment``): imported here at collection, before any
+test ran, it made the in-process ``ray.init`` of test_grid_ray.py's killed-driver test hang. So it
+is imported inside the test."""
 import json
 
 import pytest
 import torch
 
-from regbench import scheduler
+from regbench.cluster import prepare_environment
 
 
 @pytest.mark.parametrize("every_epoch, steps", [(True, [0, 1, 2, 3]), (False, [0])])
 def test_a_trial_reports_every_epoch_only_where_something_uses_every_epoch(
         every_epoch, steps, monkeypatch, tmp_path):
+    prepare_environment("127.0.0.1")
+    from regbench import scheduler
     sent = []
     monkeypatch.setattr(scheduler.tune, "report", sent.append)
     monkeypatch.chdir(tmp_path)  # the trial moves to the driver's directory; this one is undone
