@@ -6,10 +6,10 @@ finally reports its whole run record. Tune's function trainables report synchron
 waits for the driver at each report (about 15 ms), which doubled the run time of a trial of short
 epochs. So a trial reports every epoch only where something uses every epoch (a scheduler that
 stops trials at epoch milestones, a tracker's curve), else at most once per
-:data:`REPORT_EVERY_S` (the progress table's view of a running trial). A driver-side callback appends that record to the results
-store as soon as Tune receives it, so records reach the driver's store from every node and
-nothing reported is lost when a worker node (or a later trial) dies. Import this module only
-inside :func:`regbench.cluster.ray_session`.
+:data:`REPORT_EVERY_S` (the progress table's view of a running trial). A driver-side callback
+appends that record to the results store as soon as Tune receives it, so records reach the
+driver's store from every node and nothing reported is lost when a worker node (or a later trial)
+dies. Import this module only inside :func:`regbench.cluster.ray_session`.
 """
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ factors of the coefficients, selection seeds and evaluation seeds, and the task 
 
 - A **regularizer** joins every family that acts on one of its targets (the targets its
   regularizers act on, on the family's tasks); it acts there on the first such target, and must
-  have one of the family's coefficients (else the placement is refused, naming them). It runs on the family's tasks that expose that target.
+  have one of the family's coefficients (else the placement is refused, naming them). It runs on
+  the family's tasks that expose that target.
 - A **task** joins every family that acts on a target it exposes: among the ranked tasks when its
   class says so (``Task.ranked``), else among the sanity tasks. It runs at its defaults (the file
   gives no scale for it); it is ranked on its first metric that is not a validation one and its

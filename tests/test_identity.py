@@ -138,6 +138,15 @@ def test_every_committed_study_resolves_to_its_committed_records(grid_file, stor
         f"{len(missing)} of {len(keys)} trials of {grid_file.name} have no ok record")
 
 
+def test_the_committed_cpu_suite_plans_no_run():
+    """Every trial of ``suites/cpu.toml`` (selection, and evaluation at the recorded choices) has
+    its record in ``results/suite_cpu``, from identity alone: the committed suite is complete."""
+    from regbench.suite import load_suite
+    from regbench.suite_run import plan
+    selection, evaluation, _ = plan(load_suite(ROOT / "suites" / "cpu.toml"), ResultsStore(RESULTS / "suite_cpu"))
+    assert (selection, evaluation) == ([], [])
+
+
 def test_reading_a_study_plans_no_run(tmp_path, monkeypatch):
     """A leaderboard of a study renders where planning its trials is refused (memory)."""
     from conftest import make_record
