@@ -22,7 +22,7 @@ from .progress import duration
 from .store import ResultsStore
 from .store.claims import Claims, claim_pending, holders
 from .suite import Suite, Trial, workers
-from .suite_place import SECONDS, added_trial
+from .suite_place import added_trial
 from .suite_reuse import copy_records, environment, stale
 
 
@@ -171,8 +171,8 @@ def added_lines(suite: Suite, trials: dict[str, Trial], unknown: list[tuple], st
         share = (f", {new['cost'] / rest['cost']:.1%} of the suite's {rest['cost'] / 3600:.2f} trial-hours "
                  f"without it" + (f" (about 1/{ratio:.0f})" if ratio >= 1.5 else ""))
     guessed = [name for name, kind in suite.added.items() if kind == "task" and (name, None) not in measured]
-    share += (f" (a run of {', '.join(guessed)} priced at {SECONDS:g} s until one is recorded)"
-              if guessed else "")
+    share += "".join(f" (a run of {name} priced at {suite.seconds(name):g} s until one is recorded)"
+                     for name in guessed)
     return [f"  placed: {placed}: {new['trials']} trials of its own ({new['recorded trials']} recorded), "
             f"about {new['cost'] / 3600:.2f} trial-hours in all{share}",
             f"  the rest of the suite: {rest['trials']} trials, {rest['recorded trials']} recorded "

@@ -121,7 +121,19 @@ def test_a_placed_task_runs_every_regularizer_of_its_family_on_it(tmp_path):
                                                                  ("rings_ae", "mmd_imq")}
     assert {(t.config.reg, t.config.seed) for t in evaluation} == {("none", s) for s in range(3)}
     assert "placed: task rings_ae: 13 trials of its own (0 recorded)" in text
+    assert "a run of rings_ae priced at 0.4 s until one is recorded" in text  # its class's estimate
+
+
+def test_a_placed_task_without_an_estimate_is_priced_at_a_minute_a_run(tmp_path, monkeypatch):
+    from regbench import TASKS
+    with examples():
+        monkeypatch.setattr(TASKS.get("rings_ae"), "seconds", None)
+        *_, text = placed_plan(tmp_path, tasks=["rings_ae"])
     assert "a run of rings_ae priced at 60 s until one is recorded" in text
+    with examples():
+        monkeypatch.setattr(TASKS.get("rings_ae"), "seconds", -1)
+        with pytest.raises(RegbenchError, match="its seconds .* must be a positive number, not -1"):
+            placed_plan(tmp_path, tasks=["rings_ae"])
 
 
 def test_what_cannot_be_placed_is_refused_with_the_reason(tmp_path):

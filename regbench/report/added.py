@@ -63,8 +63,9 @@ def task_standing(report: Report, name: str) -> str:
     where = (f"ranked among the tasks of the {' and of the '.join(ranked)}" if ranked else
              "not ranked (a sanity task)" if not results[0].ranked else
              "outside every family's complete block")
-    return (f"task {name}: {where}; strongest finding: "
-            + "; ".join(strongest(result) for result in results) + ".")
+    found = [strongest(result) if len(results) == 1 else f"on {result.name}, {strongest(result)}"
+             for result in results]
+    return f"task {name}: {where}; strongest finding: " + "; ".join(found) + "."
 
 
 def paragraphs(report: Report) -> list[str]:

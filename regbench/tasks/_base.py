@@ -132,6 +132,7 @@ class Task(Configurable):
     cross_run_metrics: dict[str, Callable[[list[dict]], float]] = {}
     term_defaults: dict[str, Any] = {}  # e.g. {"lam": 1e-3}: the regularizer's λ here unless set
     ranked = True  # False: a sanity task (a regularizer alone, a known answer), never ranked
+    seconds: float | None = None  # one run at the defaults on one CPU thread: a suite's estimate
 
     @classmethod
     def directions(cls) -> dict[str, str]:
