@@ -56,6 +56,7 @@ from .registry import REGULARIZERS, TASKS
 from .runner import prepare
 
 SMOKE_SECONDS = 5.0  # the plan's estimate of a run at the smoke scale
+SECONDS = 60.0  # the plan's estimate of a run where neither the suite file nor the task class gives one
 TIE = 1e-9  # relative difference of two selection means below which they are a tie
 SUITE_KEYS = {"name", "description", "factors", "selection_seeds", "evaluation_seeds"}
 FAMILY_KEYS = {"regularizers", "coefficients", "tasks", "sanity", "params"}
@@ -344,11 +345,18 @@ def suite_task(name: str, spec, where: str) -> SuiteTask:
     if select is not None and not select.startswith("val_"):
         raise RegbenchError(f"{where} [task.{name}]: select must be a validation metric (val_*), "
                             f"not '{select}'")
-    seconds = spec.get("seconds", 60)
-    if not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise RegbenchError(f"{where} [task.{name}]: seconds must be a positive number")
-    return SuiteTask(name, metric, select, float(seconds), dict(spec.get("params", {})),
-                     dict(spec.get("smoke", {})))
+    return SuiteTask(name, metric, select, run_seconds(spec.get("seconds"), f"{where} [task.{name}]"),
+                     dict(spec.get("params", {})), dict(spec.get("smoke", {})))
+
+
+def run_seconds(value, where: str) -> float:
+    """The plan's estimate of one run: ``value`` (measured, from the suite file or the task
+    class), else :data:`SECONDS`."""
+    if value is None:
+        return SECONDS
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise RegbenchError(f"{where}: seconds must be a positive number, not {value!r}")
+    return float(value)
 
 
 def family_of(name: str, spec, tasks: dict[str, SuiteTask], where: str) -> Family:

@@ -10,8 +10,8 @@ factors of the coefficients, selection seeds and evaluation seeds, and the task 
   class says so (``Task.ranked``), else among the sanity tasks. It runs at its defaults (the file
   gives no scale for it); it is ranked on its first metric that is not a validation one and its
   coefficients are chosen on that metric's validation twin (``test_x`` → ``val_x``), which a ranked
-  task must declare. The plan prices its runs at the class's ``seconds`` (else :data:`SECONDS`)
-  each until some are recorded.
+  task must declare. The plan prices its runs at the class's ``seconds`` (else
+  :data:`regbench.suite.SECONDS`) each until some are recorded.
 
 What is placed is ``Suite.added`` (name → ``"regularizer"`` or ``"task"``); the trials of the
 placed suite that involve it are its own (:func:`added_trial`), every other one is the suite's.
@@ -22,9 +22,7 @@ import copy
 
 from .errors import RegbenchError
 from .registry import REGULARIZERS, TASKS
-from .suite import Family, Suite, SuiteTask, Trial
-
-SECONDS = 60.0  # the plan's estimate of one run of a placed task that declares none
+from .suite import Family, Suite, SuiteTask, Trial, run_seconds
 
 
 def family_targets(family: Family) -> set[str]:
@@ -110,10 +108,7 @@ def placed_task(name: str) -> SuiteTask:
     if cls.ranked and select is None:
         raise RegbenchError(f"--task {name}: a ranked task is chosen on the validation twin of its "
                             f"metric {metric}: declare {twin} among its metrics (or ranked = False)")
-    if cls.seconds is not None and not (isinstance(cls.seconds, (int, float)) and cls.seconds > 0):
-        raise RegbenchError(f"--task {name}: its seconds (one run's measured time) must be a positive "
-                            f"number, not {cls.seconds!r}")
-    return SuiteTask(name, metric, select, cls.seconds or SECONDS, {}, {})
+    return SuiteTask(name, metric, select, run_seconds(cls.seconds, f"--task {name}"), {}, {})
 
 
 def added_trial(suite: Suite, trial: Trial) -> bool:

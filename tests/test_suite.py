@@ -72,6 +72,8 @@ def write(tmp_path, text=TINY, name="tiny.toml"):
     (('coefficients = ["lam_hidden", "lam_final"]', 'coefficients = ["mu"]'), "orthogonal has none"),
     (("seconds = 1\nparams = { epochs", "seconds = 1\nparam = { epochs"), "unknown keys param"),
     (("params = { epochs = 3 }", "params = { epochs = -3 }"), "epochs"),
+    (("seconds = 1\nparams = { epochs", "seconds = 0\nparams = { epochs"),
+     "seconds must be a positive number, not 0"),
 ])
 def test_a_bad_suite_file_is_refused_before_anything_runs(tmp_path, change, message):
     with pytest.raises(RegbenchError) as error:

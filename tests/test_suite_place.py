@@ -132,7 +132,7 @@ def test_a_placed_task_without_an_estimate_is_priced_at_a_minute_a_run(tmp_path,
     assert "a run of rings_ae priced at 60 s until one is recorded" in text
     with examples():
         monkeypatch.setattr(TASKS.get("rings_ae"), "seconds", -1)
-        with pytest.raises(RegbenchError, match="its seconds .* must be a positive number, not -1"):
+        with pytest.raises(RegbenchError, match="--task rings_ae: seconds must be a positive number, not -1"):
             placed_plan(tmp_path, tasks=["rings_ae"])
 
 
